@@ -1,0 +1,194 @@
+"""Typed SQLAlchemy 2 ORM models: the single source of truth of a campaign.
+
+Units are in the column comments (and in names where a name can carry them):
+energies eV, lengths Å, angles degrees, volume Å^3, density g/cm^3.
+Structures are stored once (content hash) and shared between campaigns; a job is
+keyed on (structure, kind, parameters hash, potential) so re-running is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JOB_STATUSES = ("pending", "running", "done", "failed")
+STRUCTURE_ROLES = ("candidate", "reference")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Potential(Base):
+    """An interatomic potential, identified by its spec and the hash of its weights."""
+
+    __tablename__ = "potential"
+    __table_args__ = (UniqueConstraint("spec", "weights_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    spec: Mapped[str] = mapped_column(String(500), comment="potential spec string, e.g. chgnet")
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("potential.id"), comment="base potential of a fine-tuned one"
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    spec_json: Mapped[str] = mapped_column(Text, comment="the validated campaign spec")
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    potential: Mapped[Potential] = relationship()
+
+
+class Composition(Base):
+    """A point of the campaign's substitution space."""
+
+    __tablename__ = "composition"
+    __table_args__ = (UniqueConstraint("campaign_id", "fractions_json"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    formula: Mapped[str] = mapped_column(String(200), comment="reduced formula")
+    fractions_json: Mapped[str] = mapped_column(
+        String(2000), comment="sublattice fractions {sublattice: {species: fraction}}"
+    )
+
+
+class Structure(Base):
+    """An atomic structure, stored once whatever campaigns use it."""
+
+    __tablename__ = "structure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    formula: Mapped[str] = mapped_column(String(200), comment="reduced formula")
+    n_atoms: Mapped[int] = mapped_column(Integer)
+    origin_kind: Mapped[str] = mapped_column(String(40), comment="sqs, reference, ...")
+    origin_json: Mapped[str] = mapped_column(Text, comment="method, seed, objective, ...")
+    structure_json: Mapped[str] = mapped_column(Text, comment="pymatgen Structure.as_dict()")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CampaignStructure(Base):
+    """Membership of a structure in a campaign: a candidate of a composition or a hull reference."""
+
+    __tablename__ = "campaign_structure"
+    __table_args__ = (CheckConstraint(f"role IN {STRUCTURE_ROLES}", name="role"),)
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"), primary_key=True)
+    composition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("composition.id", ondelete="CASCADE"),
+        index=True,
+        comment="NULL for hull reference phases",
+    )
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class Job(Base):
+    """One unit of compute. Unique on (structure, kind, parameters, potential)."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        UniqueConstraint("structure_id", "kind", "params_hash", "potential_id"),
+        CheckConstraint(f"status IN {JOB_STATUSES}", name="status"),
+        Index("ix_job_status_kind", "status", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"))
+    kind: Mapped[str] = mapped_column(String(40), comment="stage name: relax, ...")
+    params_hash: Mapped[str] = mapped_column(String(64))
+    params_json: Mapped[str] = mapped_column(Text)
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, comment="last failure, readable")
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Relaxation(Base):
+    """Result of a relax job: the relaxed structure and its queryable numbers."""
+
+    __tablename__ = "relaxation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"), unique=True)
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"), index=True)
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    energy_ev: Mapped[float] = mapped_column(Float, comment="total energy, eV")
+    energy_ev_atom: Mapped[float] = mapped_column(Float, comment="eV/atom")
+    a: Mapped[float] = mapped_column(Float, comment="Å")
+    b: Mapped[float] = mapped_column(Float, comment="Å")
+    c: Mapped[float] = mapped_column(Float, comment="Å")
+    alpha: Mapped[float] = mapped_column(Float, comment="degrees")
+    beta: Mapped[float] = mapped_column(Float, comment="degrees")
+    gamma: Mapped[float] = mapped_column(Float, comment="degrees")
+    volume_per_atom: Mapped[float] = mapped_column(Float, comment="Å^3/atom")
+    density_g_cm3: Mapped[float] = mapped_column(Float)
+    max_force_ev_ang: Mapped[float] = mapped_column(Float, comment="eV/Å at the last step")
+    steps: Mapped[int] = mapped_column(Integer)
+    converged: Mapped[bool] = mapped_column(Boolean)
+    final_structure_json: Mapped[str] = mapped_column(Text, comment="pymatgen Structure.as_dict()")
+    wall_time_s: Mapped[float] = mapped_column(Float, comment="seconds on the worker")
+    device: Mapped[str] = mapped_column(String(40), comment="cpu, cuda:0, ...")
+
+
+class Hull(Base):
+    """Energy above the convex hull of one structure within one campaign's entry set."""
+
+    __tablename__ = "hull"
+    __table_args__ = (UniqueConstraint("campaign_id", "structure_id", "potential_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"), index=True)
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    e_hull_ev_atom: Mapped[float] = mapped_column(Float, comment="eV/atom; < 0 below the hull")
+    e_form_ev_atom: Mapped[float] = mapped_column(
+        Float, comment="formation energy vs the elemental references, eV/atom"
+    )
+    decomposition_json: Mapped[str] = mapped_column(Text, comment="{formula: fraction}")
+    is_stable: Mapped[bool] = mapped_column(Boolean)
+    computed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now()
+    )

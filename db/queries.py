@@ -1,0 +1,161 @@
+"""Typed read queries for the CLI and the explorer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, Connection, Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from db.errors import DatabaseError
+from db.models import Campaign, CampaignStructure, Hull, Job, Potential, Relaxation, Structure
+from db.views import COMPOSITION_SUMMARY, COMPOSITION_SUMMARY_COLUMNS
+
+_SUMMARY_SQL = text(
+    f"SELECT {', '.join(COMPOSITION_SUMMARY_COLUMNS)} FROM {COMPOSITION_SUMMARY}"
+    " WHERE campaign = :campaign ORDER BY formula, composition_id, potential"
+)
+
+
+class StatusCount(NamedTuple):
+    kind: str
+    status: str
+    count: int
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    job_id: int
+    kind: str
+    structure_id: int
+    formula: str
+    attempts: int
+    error: str | None
+    worker: str | None
+    finished_at: dt.datetime | None
+
+
+def composition_summary(
+    source: Session | Connection | Engine, campaign_name: str
+) -> list[dict[str, Any]]:
+    """Rows of the ``composition_summary`` view for one campaign, ordered by formula.
+
+    Each dict has the view's columns in order; ``is_stable`` is converted to
+    ``bool`` (None while no hull exists). Units are in the column names (eV/atom,
+    Å, degrees, Å^3/atom, g/cm^3, cm^2/s, mS/cm).
+    """
+    if isinstance(source, Engine):
+        with source.connect() as connection:
+            return composition_summary(connection, campaign_name)
+    rows = source.execute(_SUMMARY_SQL, {"campaign": campaign_name}).mappings()
+    return [_with_bool_stability(dict(row)) for row in rows]
+
+
+def job_status_counts(session: Session, campaign_id: int) -> list[StatusCount]:
+    """(kind, status, count) of the campaign's jobs, sorted by kind then status.
+
+    A campaign's jobs are those of its structures (candidates and references)
+    run with the campaign's potential.
+    """
+    statement = (
+        select(Job.kind, Job.status, func.count())
+        .where(_in_campaign(campaign_id))
+        .group_by(Job.kind, Job.status)
+        .order_by(Job.kind, Job.status)
+    )
+    return [StatusCount(kind, status, count) for kind, status, count in session.execute(statement)]
+
+
+def failed_jobs(session: Session, campaign_id: int, limit: int = 20) -> list[FailedJob]:
+    """The campaign's failed jobs with their error text, most recently finished first."""
+    statement = (
+        select(
+            Job.id,
+            Job.kind,
+            Job.structure_id,
+            Structure.formula,
+            Job.attempts,
+            Job.error,
+            Job.worker,
+            Job.finished_at,
+        )
+        .join(Structure, Structure.id == Job.structure_id)
+        .where(_in_campaign(campaign_id), Job.status == "failed")
+        .order_by(Job.finished_at.desc().nulls_last(), Job.id.desc())
+        .limit(limit)
+    )
+    return [FailedJob(*row) for row in session.execute(statement)]
+
+
+def _in_campaign(campaign_id: int) -> ColumnElement[bool]:
+    """Condition on Job: its structure is in the campaign and it uses the campaign's potential."""
+    members = select(CampaignStructure.structure_id).where(
+        CampaignStructure.campaign_id == campaign_id
+    )
+    potential = select(Campaign.potential_id).where(Campaign.id == campaign_id).scalar_subquery()
+    return Job.structure_id.in_(members) & (Job.potential_id == potential)
+
+
+def _with_bool_stability(row: dict[str, Any]) -> dict[str, Any]:
+    if row["is_stable"] is not None:
+        row["is_stable"] = bool(row["is_stable"])
+    return row
+
+
+def campaign_id(session: Session, name: str) -> int:
+    """The id of the campaign called ``name``; DatabaseError naming the known ones if absent."""
+    found = session.scalar(select(Campaign.id).where(Campaign.name == name))
+    if found is None:
+        known = ", ".join(session.scalars(select(Campaign.name).order_by(Campaign.name))) or "none"
+        raise DatabaseError(f"no campaign named {name!r} in this database (campaigns: {known})")
+    return found
+
+
+def structure_results(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
+    """One row per relaxation of the campaign's structures (candidates and references).
+
+    Columns: structure_id, role, composition_id, formula, origin_kind, n_atoms, potential,
+    converged, steps, energy_ev_atom, max_force_ev_ang, a, b, c, alpha, beta, gamma
+    (Å, degrees), volume_per_atom (Å^3), density_g_cm3, e_hull_ev_atom, is_stable.
+    """
+    statement = (
+        select(
+            Structure.id.label("structure_id"),
+            CampaignStructure.role,
+            CampaignStructure.composition_id,
+            Structure.formula,
+            Structure.origin_kind,
+            Structure.n_atoms,
+            Potential.name.label("potential"),
+            Relaxation.converged,
+            Relaxation.steps,
+            Relaxation.energy_ev_atom,
+            Relaxation.max_force_ev_ang,
+            Relaxation.a,
+            Relaxation.b,
+            Relaxation.c,
+            Relaxation.alpha,
+            Relaxation.beta,
+            Relaxation.gamma,
+            Relaxation.volume_per_atom,
+            Relaxation.density_g_cm3,
+            Hull.e_hull_ev_atom,
+            Hull.is_stable,
+        )
+        .join(Campaign, Campaign.id == CampaignStructure.campaign_id)
+        .join(Structure, Structure.id == CampaignStructure.structure_id)
+        .join(Relaxation, Relaxation.structure_id == Structure.id)
+        .join(Job, (Job.id == Relaxation.job_id) & (Job.status == "done"))
+        .join(Potential, Potential.id == Relaxation.potential_id)
+        .outerjoin(
+            Hull,
+            (Hull.campaign_id == Campaign.id)
+            & (Hull.structure_id == Structure.id)
+            & (Hull.potential_id == Relaxation.potential_id),
+        )
+        .where(Campaign.name == campaign_name)
+        .order_by(CampaignStructure.role, Structure.formula, Structure.id)
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
