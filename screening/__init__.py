@@ -1,0 +1,1 @@
+"""Screening campaigns: spec, potentials, relaxation, hull, farm, and the command line."""

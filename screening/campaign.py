@@ -1,0 +1,283 @@
+"""The campaign spec: a TOML file validated by pydantic, then checked against the parent.
+
+:func:`load_campaign` reads and validates the file; :func:`plan_campaign` turns the spec
+into everything enumeration needs (parent, supercell, sublattices, charge-neutral
+composition grid) and refuses, before anything is written, every input that cannot
+work. Each refusal is a :class:`CampaignError` whose message is one line naming the
+field and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pymatgen.core import Element, Structure
+
+from enumerate import grid, prototypes, space
+from enumerate.errors import EnumerationError
+from screening.errors import CampaignError, PotentialError
+from screening.potentials import PotentialSpec, validate_spec
+from screening.relax import RelaxSettings
+
+VACANCY = "vacancy"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_element(symbol: str) -> str:
+    if symbol != VACANCY and not Element.is_valid_symbol(symbol):
+        raise ValueError(f"unknown element {symbol!r}")
+    return symbol
+
+
+class SublatticeSpec(_Strict):
+    """Sites of the parent that hold ``replaces``, and the species allowed on them."""
+
+    replaces: str
+    species: list[str] = Field(min_length=1)
+    step: Annotated[float, Field(gt=0, le=1)] | None = None
+    points: list[dict[str, float]] | None = None
+
+    @field_validator("replaces")
+    @classmethod
+    def _replaces_is_element(cls, value: str) -> str:
+        if not Element.is_valid_symbol(value):
+            raise ValueError(f"unknown element {value!r}")
+        return value
+
+    @field_validator("species")
+    @classmethod
+    def _species_are_elements(cls, value: list[str]) -> list[str]:
+        for symbol in value:
+            _check_element(symbol)
+        if len(set(value)) != len(value):
+            raise ValueError("species are listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _step_or_points(self) -> SublatticeSpec:
+        if (self.step is None) == (self.points is None):
+            raise ValueError("give exactly one of 'step' or 'points'")
+        if self.step is not None and abs(1 / self.step - round(1 / self.step)) > 1e-9:
+            raise ValueError(f"step {self.step} does not divide 1 (use 1/n: 0.5, 0.25, ...)")
+        for point in self.points or []:
+            unknown = set(point) - set(self.species)
+            if unknown:
+                raise ValueError(f"point {point} uses species not in 'species': {sorted(unknown)}")
+            if abs(sum(point.values()) - 1.0) > 1e-6:
+                raise ValueError(
+                    f"fractions of point {point} sum to {sum(point.values()):g}, not 1"
+                )
+            if any(v < 0 for v in point.values()):
+                raise ValueError(f"point {point} has a negative fraction")
+        return self
+
+
+class EnumerationSpec(_Strict):
+    method: Literal["sqs"] = "sqs"
+    structures_per_composition: PositiveInt = 1
+    seed: int = 1
+    sqs_steps: PositiveInt = 3000
+    pair_cutoff: PositiveFloat = Field(6.0, description="Å")
+
+
+class RelaxSpec(_Strict):
+    fmax: PositiveFloat = Field(0.05, description="eV/Å")
+    max_steps: PositiveInt = 500
+    relax_cell: bool = True
+    optimizer: Literal["fire", "bfgs"] = "fire"
+
+    def settings(self, relax_cell: bool | None = None) -> RelaxSettings:
+        return RelaxSettings(
+            fmax=self.fmax,
+            max_steps=self.max_steps,
+            relax_cell=self.relax_cell if relax_cell is None else relax_cell,
+            optimizer=self.optimizer,
+        )
+
+
+class HullSpec(_Strict):
+    competing_phases: list[str] = []
+    elemental_references: bool = True
+
+
+class FarmSpec(_Strict):
+    max_attempts: PositiveInt = Field(2, description="tries per job before it is failed")
+
+
+class CampaignSpec(_Strict):
+    """The whole campaign file."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    parent: str
+    supercell: tuple[PositiveInt, PositiveInt, PositiveInt] = (1, 1, 1)
+    potential: str = "chgnet"
+    mobile_species: str | None = None
+    charge_balance: bool = True
+    oxidation_states: dict[str, int] | None = None
+    database: str | None = None
+    sublattices: dict[str, SublatticeSpec] = Field(min_length=1)
+    enumeration: EnumerationSpec = EnumerationSpec()
+    relax: RelaxSpec = RelaxSpec()
+    hull: HullSpec = HullSpec()
+    farm: FarmSpec = FarmSpec()
+
+    @field_validator("mobile_species")
+    @classmethod
+    def _mobile_is_element(cls, value: str | None) -> str | None:
+        return None if value is None else _check_element(value)
+
+    @field_validator("oxidation_states")
+    @classmethod
+    def _oxidation_keys(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        for symbol in value or {}:
+            _check_element(symbol)
+        return value
+
+    @field_validator("potential")
+    @classmethod
+    def _potential_parses(cls, value: str) -> str:
+        try:
+            PotentialSpec.parse(value)
+        except PotentialError as err:
+            raise ValueError(str(err)) from err
+        return value
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """A validated campaign resolved against its parent crystal."""
+
+    spec: CampaignSpec
+    base_dir: Path
+    parent: Structure
+    supercell: Structure
+    sublattices: tuple[space.Sublattice, ...]
+    compositions: tuple[space.CompositionPoint, ...]
+    oxidation_states: dict[str, int] | None
+    potential: PotentialSpec
+    competing_phases: tuple[Path, ...]
+
+
+def load_campaign(path: str | Path) -> CampaignSpec:
+    """Read and validate a campaign TOML file; raise CampaignError naming the field."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise CampaignError(f"{path}: campaign file not found") from err
+    except tomllib.TOMLDecodeError as err:
+        raise CampaignError(f"{path}: malformed TOML: {err}") from err
+    return parse_campaign(data, source=str(path))
+
+
+def parse_campaign(data: dict, source: str = "campaign") -> CampaignSpec:
+    """Validate a campaign already read into a dict."""
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = re.sub(r"^Value error, ", "", first["msg"])
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise CampaignError(f"{source}: {field}: {message}{more}") from err
+
+
+def plan_campaign(spec: CampaignSpec, base_dir: Path) -> CampaignPlan:
+    """Resolve the spec against its parent; raise CampaignError on anything that cannot run."""
+    try:
+        potential = validate_spec(spec.potential)
+    except PotentialError as err:
+        raise CampaignError(f"potential: {err}") from err
+    try:
+        parent = prototypes.load_parent(_resolve(spec.parent, base_dir))
+        sublattices = tuple(_sublattice(name, sub) for name, sub in spec.sublattices.items())
+        supercell = parent.make_supercell(list(spec.supercell), in_place=False)
+        counts = space.site_counts(supercell, sublattices)
+        points = grid.composition_grid(sublattices)
+        oxidation = spec.oxidation_states
+        if spec.charge_balance:
+            oxidation = oxidation or grid.guess_oxidation_states(parent, sublattices)
+            points = grid.charge_neutral(points, parent, sublattices, oxidation)
+            if not points:
+                raise CampaignError(
+                    "sublattices: no charge-neutral composition is left on the grid "
+                    f"(oxidation states {oxidation}); check the species, or set "
+                    "charge_balance = false"
+                )
+        for point in points:
+            grid.check_realisable(point, counts, spec.supercell, parent)
+    except EnumerationError as err:
+        raise CampaignError(str(err)) from err
+    phases = tuple(
+        _existing(_resolve(p, base_dir), "hull.competing_phases")
+        for p in spec.hull.competing_phases
+    )
+    return CampaignPlan(
+        spec=spec,
+        base_dir=base_dir,
+        parent=parent,
+        supercell=supercell,
+        sublattices=sublattices,
+        compositions=tuple(points),
+        oxidation_states=oxidation,
+        potential=potential,
+        competing_phases=phases,
+    )
+
+
+def load_plan(path: str | Path) -> CampaignPlan:
+    """Load, validate and plan a campaign file in one call."""
+    path = Path(path)
+    return plan_campaign(load_campaign(path), path.resolve().parent)
+
+
+def _sublattice(name: str, sub: SublatticeSpec) -> space.Sublattice:
+    def exact(value: float) -> Fraction:
+        return Fraction(value).limit_denominator(10_000)
+
+    points = None
+    if sub.points is not None:
+        points = tuple({species: exact(f) for species, f in p.items()} for p in sub.points)
+    return space.Sublattice(
+        name=name,
+        replaces=sub.replaces,
+        species=tuple(sub.species),
+        step=None if sub.step is None else exact(sub.step),
+        points=points,
+    )
+
+
+def _resolve(value: str, base_dir: Path) -> str:
+    """A path relative to the campaign file, or the value itself (a prototype name)."""
+    candidate = base_dir / value
+    return str(candidate) if ("/" in value or candidate.exists()) else value
+
+
+def _existing(value: str, field: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise CampaignError(f"{field}: file not found: {value}")
+    return path

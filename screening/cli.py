@@ -1,0 +1,271 @@
+"""The screening command line: validate, enumerate, run, inspect and export campaigns.
+
+Every command takes --database URL (else $SCREENING_DATABASE_URL, else the campaign's
+"database" key, else sqlite:///screening.db). Bad input ends with one line on
+stderr naming the problem and exit code 2; nothing is written before a campaign is valid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from db import queries
+from db.engine import make_engine, make_session_factory
+from db.errors import DatabaseError
+from db.migrate import ensure_schema, upgrade
+from enumerate.errors import EnumerationError
+from screening.campaign import CampaignPlan, load_campaign, load_plan
+from screening.driver import RunOptions, prepare_campaign, run_campaign
+from screening.errors import ScreeningError
+from screening.export import export_campaign
+from screening.progress_bar import RichProgress
+from screening.settings import resolve_database_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_CAMPAIGN = REPO_ROOT / "examples" / "liybc-demo.toml"
+
+app = typer.Typer(
+    help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+errors = Console(stderr=True)
+
+DatabaseOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional here
+    typer.Option(
+        "--database",
+        "-d",
+        help="SQLAlchemy URL, e.g. sqlite:///screening.db or "
+        "postgresql+psycopg://user@host/db (default: $SCREENING_DATABASE_URL, then the "
+        "campaign's 'database' key, then sqlite:///screening.db).",
+    ),
+]
+CampaignArgument = Annotated[Path, typer.Argument(help="Campaign TOML file.")]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the project's errors into one line on stderr and exit code 2."""
+    try:
+        yield
+    except (ScreeningError, EnumerationError, DatabaseError) as err:
+        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Campaign name; writes NAME.toml here.")],
+) -> None:
+    """Write a commented template campaign file NAME.toml to start from."""
+    with _user_errors():
+        target = Path(f"{name}.toml")
+        if target.exists():
+            raise ScreeningError(f"{target} already exists: choose another name or remove it")
+        template = resources.files("screening").joinpath("templates/campaign.toml").read_text()
+        target.write_text(template.replace("@NAME@", name))
+        load_campaign(target)
+        console.print(f"wrote {target}: edit it, then `screening validate {target}`")
+
+
+@app.command()
+def validate(campaign: CampaignArgument) -> None:
+    """Check a campaign file against its parent crystal without writing anything."""
+    with _user_errors():
+        plan = load_plan(campaign)
+        _print_plan(plan)
+
+
+@app.command("enumerate")
+def enumerate_command(campaign: CampaignArgument, database: DatabaseOption = None) -> None:
+    """Write the campaign's compositions and structures (SQS) and its relax jobs."""
+    with _user_errors():
+        plan = load_plan(campaign)
+        url = _ready_database(database, plan)
+        sessions = make_session_factory(make_engine(url))
+        with RichProgress(console) as progress, sessions() as session:
+            prepare_campaign(session, plan, progress)
+        _print_summary(url, plan.spec.name)
+
+
+@app.command()
+def run(
+    campaign: CampaignArgument,
+    database: DatabaseOption = None,
+    scheduler: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
+    ] = None,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
+    ] = None,
+) -> None:
+    """Enumerate if needed, then relax every structure on the farm and compute E_hull.
+
+    Resumable: rerunning the same command skips finished jobs, reclaims jobs of a
+    killed run and retries failed ones that have attempts left.
+    """
+    with _user_errors():
+        plan = load_plan(campaign)
+        url = _ready_database(database, plan)
+        _run(plan, url, RunOptions(scheduler=scheduler, workers=workers))
+
+
+@app.command()
+def demo(database: DatabaseOption = None, workers: Optional[int] = None) -> None:  # noqa: UP045
+    """Run the built-in demo: Li3InCl6 with In/Y and Br/Cl mixing, CHGNet, SQLite, local Dask."""
+    with _user_errors():
+        plan = load_plan(DEMO_CAMPAIGN)
+        url = _ready_database(database, plan)
+        console.print(f"demo campaign {DEMO_CAMPAIGN.relative_to(REPO_ROOT)} into {url}")
+        _run(plan, url, RunOptions(workers=workers))
+
+
+@app.command()
+def status(
+    campaign: Annotated[str, typer.Argument(help="Campaign name or TOML file.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Jobs per stage and status, and the latest failures with their reasons."""
+    with _user_errors():
+        name, url = _name_and_url(campaign, database)
+        sessions = make_session_factory(make_engine(url))
+        with sessions() as session:
+            campaign_id = queries.campaign_id(session, name)
+            table = Table("stage", "status", "jobs", title=f"campaign {name}")
+            for row in queries.job_status_counts(session, campaign_id):
+                table.add_row(row.kind, row.status, str(row.count))
+            console.print(table)
+            for failure in queries.failed_jobs(session, campaign_id):
+                reason = (failure.error or "").splitlines()[0] if failure.error else "?"
+                console.print(f"failed job {failure.job_id} ({failure.formula}): {reason}")
+
+
+@app.command()
+def export(
+    campaign: Annotated[str, typer.Argument(help="Campaign name or TOML file.")],
+    database: DatabaseOption = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("."),
+) -> None:
+    """Write composition_summary and per-structure results as CSV or Parquet for pandas."""
+    with _user_errors():
+        name, url = _name_and_url(campaign, database)
+        for path in export_campaign(make_engine(url), name, format, output):
+            console.print(f"wrote {path}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Create or upgrade the schema to the latest migration."""
+    with _user_errors():
+        url = resolve_database_url(database)
+        upgrade(url)
+        console.print(f"{url} is at the latest schema")
+
+
+def _ready_database(flag: str | None, plan: CampaignPlan) -> str:
+    url = resolve_database_url(flag, plan.spec.database)
+    ensure_schema(url)
+    return url
+
+
+def _name_and_url(campaign: str, flag: str | None) -> tuple[str, str]:
+    if campaign.endswith(".toml"):
+        spec = load_campaign(campaign)
+        return spec.name, resolve_database_url(flag, spec.database)
+    return campaign, resolve_database_url(flag)
+
+
+def _run(plan: CampaignPlan, url: str, options: RunOptions) -> None:
+    engine = make_engine(url)
+    with RichProgress(console) as progress:
+        summary = run_campaign(engine, plan, options, progress)
+    for failure in summary.failures:
+        errors.print(f"failed: {failure}", highlight=False)
+    if summary.hull_error:
+        errors.print(f"hull not computed: {summary.hull_error}", highlight=False)
+    _print_summary(url, plan.spec.name)
+    console.print(
+        f"{summary.done} jobs done now, {summary.already_done} earlier, {summary.failed} failed."
+    )
+    _print_how_to_query(url, plan.spec.name)
+
+
+def _print_plan(plan: CampaignPlan) -> None:
+    console.print(
+        f"campaign {plan.spec.name}: parent {plan.parent.composition.reduced_formula} "
+        f"({len(plan.parent)} atoms), supercell {list(plan.spec.supercell)} "
+        f"({len(plan.supercell)} atoms), potential {plan.potential}"
+    )
+    table = Table("composition", "formula", title=f"{len(plan.compositions)} compositions")
+    from enumerate import grid
+
+    for point in plan.compositions:
+        table.add_row(point.label(), grid.formula_of(point, plan.parent, plan.sublattices))
+    console.print(table)
+
+
+def _print_summary(url: str, name: str) -> None:
+    rows = queries.composition_summary(make_engine(url), name)
+    table = Table(
+        "formula",
+        "n",
+        "E (eV/atom)",
+        "E_hull (meV/atom)",
+        "stable",
+        "a (Å)",
+        "b (Å)",
+        "c (Å)",
+        "β (°)",
+        "V (Å³/atom)",
+        "ρ (g/cm³)",
+        title=f"campaign {name}: composition_summary",
+    )
+    for row in rows:
+        table.add_row(
+            row["formula"],
+            str(row["n_structures"]),
+            _fmt(row["energy_ev_atom"], "{:.4f}"),
+            _fmt(None if row["e_hull_ev_atom"] is None else 1000 * row["e_hull_ev_atom"], "{:.1f}"),
+            {True: "yes", False: "no", None: "-"}[row["is_stable"]],
+            *(_fmt(row[key], "{:.3f}") for key in ("a", "b", "c")),
+            _fmt(row["beta"], "{:.2f}"),
+            _fmt(row["volume_per_atom"], "{:.2f}"),
+            _fmt(row["density_g_cm3"], "{:.3f}"),
+        )
+    console.print(table)
+
+
+def _print_how_to_query(url: str, name: str) -> None:
+    console.print(
+        "\nQuery the results:\n"
+        f"  screening status {name} --database {url}\n"
+        f"  screening export {name} --database {url} --format csv\n"
+        f"  python -c \"import pandas as pd; print(pd.read_sql('SELECT * FROM composition_summary',"
+        f" '{url}'))\"\n"
+        "  or any SQL client on the view composition_summary (see README.md)."
+    )
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)

@@ -1,0 +1,157 @@
+"""The only module that knows Dask: a client, and a bounded window of running tasks.
+
+Workers run pure functions on plain data (:func:`execute` is the farm boundary where a
+task's exception becomes a recorded failure); the driver receives :class:`TaskOutcome`
+objects as futures complete and persists them. At most ``window`` futures exist at once,
+so a campaign of 100,000 pending jobs never holds 100,000 futures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+from distributed import Client, KilledWorker, LocalCluster, as_completed, get_worker
+
+from screening.errors import CalculationFailed
+
+log = logging.getLogger(__name__)
+
+TaskFunction = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One job to run: the job's id, a pure function and its plain-data payload."""
+
+    job_id: int
+    function: TaskFunction
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What came back for a job: a result, or an error and whether retrying may help."""
+
+    job_id: int
+    result: dict[str, Any] | None
+    error: str | None
+    retryable: bool
+    worker: str
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def default_worker_count() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def open_client(
+    scheduler: str | None = None, workers: int | None = None, max_attempts: int = 2
+) -> Iterator[Client]:
+    """A client on ``scheduler`` (tcp://host:port), else on a new LocalCluster.
+
+    The local cluster has ``workers`` single-threaded worker processes; a task whose worker
+    dies is rescheduled by Dask until ``max_attempts`` workers have died running it.
+    """
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    count = workers or default_worker_count()
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": max(0, max_attempts - 1)}),
+        LocalCluster(
+            n_workers=count,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def local_torch_threads(workers: int) -> int:
+    """Torch threads per local worker so that threads x workers never exceed the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def dashboard_note(client: Client) -> str:
+    """``, dashboard URL`` when the scheduler serves its dashboard, else nothing."""
+    services = client.scheduler_info(n_workers=0).get("services", {})
+    return f", dashboard {client.dashboard_link}" if "dashboard" in services else ""
+
+
+def run_tasks(client: Client, tasks: Iterable[Task], window: int) -> Iterator[TaskOutcome]:
+    """Submit tasks keeping at most ``window`` in flight; yield outcomes as they complete."""
+    pending = iter(tasks)
+    in_flight: dict[str, int] = {}
+    completed = as_completed()
+
+    def submit_next() -> bool:
+        task = next(pending, None)
+        if task is None:
+            return False
+        future = client.submit(
+            execute,
+            task.function,
+            task.payload,
+            key=f"job-{task.job_id}-{os.urandom(4).hex()}",
+            pure=False,
+        )
+        in_flight[future.key] = task.job_id
+        completed.add(future)
+        return True
+
+    for _ in range(window):
+        if not submit_next():
+            break
+    for future in completed:
+        job_id = in_flight.pop(future.key)
+        yield _outcome(job_id, future)
+        future.release()
+        submit_next()
+
+
+def execute(function: TaskFunction, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run a task on a worker; the farm boundary where any exception becomes a record."""
+    worker = _worker_name()
+    try:
+        return {"result": function(payload), "worker": worker}
+    except CalculationFailed as err:
+        return {"error": str(err), "retryable": False, "worker": worker}
+    except Exception as err:
+        log.exception("task failed")
+        text = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}"
+        return {"error": text, "retryable": True, "worker": worker}
+
+
+def _outcome(job_id: int, future: Any) -> TaskOutcome:
+    try:
+        record = future.result()
+    except KilledWorker as err:
+        return TaskOutcome(job_id, None, f"worker died while running the task ({err})", True, "")
+    except Exception as err:  # a failure of the farm itself, not of the task
+        return TaskOutcome(job_id, None, f"{type(err).__name__}: {err}", True, "")
+    if "error" in record:
+        return TaskOutcome(job_id, None, record["error"], record["retryable"], record["worker"])
+    return TaskOutcome(job_id, record["result"], None, False, record["worker"])
+
+
+def _worker_name() -> str:
+    try:
+        return str(get_worker().address)
+    except ValueError:
+        return socket.gethostname()
