@@ -6,9 +6,9 @@ import os
 from logging.config import fileConfig
 from typing import Any
 
+from alembic import context
 from sqlalchemy.schema import SchemaItem
 
-from alembic import context
 from db.engine import make_engine, normalize_url
 from db.models import Base
 from db.views import VIEW_NAMES

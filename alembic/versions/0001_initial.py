@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
+
 from db.views import COMPOSITION_SUMMARY, COMPOSITION_SUMMARY_V1, create_view, drop_view
 
 revision: str = "0001"
