@@ -184,6 +184,11 @@ def _most_compact(n_cells: int, parent: Structure) -> Supercell:
     return min(options, key=key)
 
 
+def most_compact_supercell(n_cells: int, parent: Structure) -> Supercell:
+    """The repetition of ``parent`` into ``n_cells`` cells that is closest to cubic."""
+    return _most_compact(n_cells, parent)
+
+
 def smallest_realising_supercell(
     point: CompositionPoint, parent: Structure, sublattices: Sequence[Sublattice]
 ) -> Supercell:

@@ -7,6 +7,7 @@ with :meth:`pymatgen.core.Structure.from_spacegroup`; its source is named in ``s
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,15 +128,24 @@ def load_parent(spec: str) -> Structure:
     path = Path(spec)
     if not path.is_file():
         raise PrototypeError(
-            f"parent {spec!r} is neither a built-in prototype "
+            f"{spec!r} is neither a built-in prototype "
             f"({', '.join(prototype_names())}) nor an existing file"
         )
-    try:
-        structure = Structure.from_file(path)
-    except (ValueError, KeyError, IndexError, TypeError, OSError, UnicodeDecodeError) as err:
-        raise PrototypeError(
-            f"cannot read parent file {str(path)!r} ({type(err).__name__}: {err})"
-        ) from err
+    # pymatgen's parsers warn (to stderr) about what they skip; when the file turns out
+    # unreadable those warnings only bury the one-line error, so they are dropped then.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            structure = Structure.from_file(path)
+        except (ValueError, KeyError, IndexError, TypeError, OSError, UnicodeDecodeError) as err:
+            reason = "".join(c if c.isprintable() else "?" for c in f"{type(err).__name__}: {err}")
+            reason = " ".join(reason.split())[:200]
+            raise PrototypeError(
+                f"cannot read parent file {str(path)!r} ({reason}); give a CIF, POSCAR or"
+                " other structure file that pymatgen reads, or a built-in prototype"
+            ) from err
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if not structure.is_ordered:
         raise PrototypeError(
             f"parent file {str(path)!r} has partially occupied sites; give an ordered parent"

@@ -10,12 +10,16 @@ field and the problem.
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,16 +28,19 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pymatgen.core import Element, Structure
 
 from enumerate import grid, prototypes, space
-from enumerate.errors import EnumerationError
+from enumerate.errors import EnumerationError, UnrealisableCompositionError
 from screening.errors import CampaignError, PotentialError
 from screening.potentials import PotentialSpec, validate_spec
-from screening.relax import RelaxSettings
+
+if TYPE_CHECKING:  # screening.relax pulls in ASE's optimisers: a second of imports
+    from screening.relax import RelaxSettings
 
 VACANCY = "vacancy"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
@@ -41,6 +48,16 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a legal campaign name, else raise ValueError saying why."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError(
+            f"campaign name {name!r} is not allowed: use 1 to 100 letters, digits, '_', '.'"
+            " or '-', starting with a letter or digit"
+        )
+    return name
 
 
 def _check_element(symbol: str) -> str:
@@ -73,14 +90,21 @@ class SublatticeSpec(_Strict):
             raise ValueError("species are listed twice")
         return value
 
-    @model_validator(mode="after")
-    def _step_or_points(self) -> SublatticeSpec:
-        if (self.step is None) == (self.points is None):
-            raise ValueError("give exactly one of 'step' or 'points'")
-        if self.step is not None and abs(1 / self.step - round(1 / self.step)) > 1e-9:
-            raise ValueError(f"step {self.step} does not divide 1 (use 1/n: 0.5, 0.25, ...)")
-        for point in self.points or []:
-            unknown = set(point) - set(self.species)
+    @field_validator("step")
+    @classmethod
+    def _step_divides_one(cls, value: float | None) -> float | None:
+        if value is not None and abs(1 / value - round(1 / value)) > 1e-9:
+            raise ValueError(f"step {value} does not divide 1 (use 1/n: 0.5, 0.25, ...)")
+        return value
+
+    @field_validator("points")
+    @classmethod
+    def _points_are_fractions(
+        cls, value: list[dict[str, float]] | None, info: ValidationInfo
+    ) -> list[dict[str, float]] | None:
+        species = info.data.get("species")
+        for point in value or []:
+            unknown = set(point) - set(species or point)
             if unknown:
                 raise ValueError(f"point {point} uses species not in 'species': {sorted(unknown)}")
             if abs(sum(point.values()) - 1.0) > 1e-6:
@@ -89,6 +113,12 @@ class SublatticeSpec(_Strict):
                 )
             if any(v < 0 for v in point.values()):
                 raise ValueError(f"point {point} has a negative fraction")
+        return value
+
+    @model_validator(mode="after")
+    def _step_or_points(self) -> SublatticeSpec:
+        if (self.step is None) == (self.points is None):
+            raise ValueError("give exactly one of 'step' or 'points'")
         return self
 
 
@@ -107,6 +137,8 @@ class RelaxSpec(_Strict):
     optimizer: Literal["fire", "bfgs"] = "fire"
 
     def settings(self, relax_cell: bool | None = None) -> RelaxSettings:
+        from screening.relax import RelaxSettings
+
         return RelaxSettings(
             fmax=self.fmax,
             max_steps=self.max_steps,
@@ -127,7 +159,7 @@ class FarmSpec(_Strict):
 class CampaignSpec(_Strict):
     """The whole campaign file."""
 
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    name: str
     parent: str
     supercell: tuple[PositiveInt, PositiveInt, PositiveInt] = (1, 1, 1)
     potential: str = "chgnet"
@@ -140,6 +172,11 @@ class CampaignSpec(_Strict):
     relax: RelaxSpec = RelaxSpec()
     hull: HullSpec = HullSpec()
     farm: FarmSpec = FarmSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_legal(cls, value: str) -> str:
+        return check_name(value)
 
     @field_validator("mobile_species")
     @classmethod
@@ -188,6 +225,8 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError as err:
         raise CampaignError(f"{path}: campaign file not found") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise CampaignError(f"{path}: cannot read the campaign file ({err})") from err
     except tomllib.TOMLDecodeError as err:
         raise CampaignError(f"{path}: malformed TOML: {err}") from err
     return parse_campaign(data, source=str(path))
@@ -200,9 +239,40 @@ def parse_campaign(data: dict, source: str = "campaign") -> CampaignSpec:
     except ValidationError as err:
         first = err.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        message = re.sub(r"^Value error, ", "", first["msg"])
         more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise CampaignError(f"{source}: {field}: {message}{more}") from err
+        raise CampaignError(f"{source}: {field}: {_describe(first)}{more}") from err
+
+
+def _describe(error: Any) -> str:
+    """One pydantic error in words a campaign author can act on, with the value given."""
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        allowed = _keys_at(error["loc"][:-1])
+        return "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+    if kind == "missing":
+        return "required key is missing"
+    message = re.sub(r"^Value error, ", "", error["msg"])
+    if isinstance(value, str | int | float) and repr(value) not in message:
+        message += f" (got {value!r})"
+    return message
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a table of the campaign file accepts at ``loc`` (empty if unknown)."""
+    model: Any = CampaignSpec
+    parts = list(loc)
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return []
+        model = field.annotation
+        if typing.get_origin(model) is dict:  # [sublattices.NAME]: skip NAME
+            model = typing.get_args(model)[1]
+            if parts:
+                parts.pop(0)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(model.model_fields)
 
 
 def plan_campaign(spec: CampaignSpec, base_dir: Path) -> CampaignPlan:
@@ -212,23 +282,39 @@ def plan_campaign(spec: CampaignSpec, base_dir: Path) -> CampaignPlan:
     except PotentialError as err:
         raise CampaignError(f"potential: {err}") from err
     try:
-        parent = prototypes.load_parent(_resolve(spec.parent, base_dir))
-        sublattices = tuple(_sublattice(name, sub) for name, sub in spec.sublattices.items())
+        with _about("parent"):
+            parent = prototypes.load_parent(_resolve(spec.parent, base_dir))
+        with _about("sublattices"):
+            sublattices = tuple(_sublattice(name, sub) for name, sub in spec.sublattices.items())
+            space.check_distinct(sublattices)
+        for sublattice in sublattices:
+            with _about(f"sublattices.{sublattice.name}.replaces"):
+                space.sublattice_sites(parent, sublattice)
         supercell = parent.make_supercell(list(spec.supercell), in_place=False)
         counts = space.site_counts(supercell, sublattices)
         points = grid.composition_grid(sublattices)
         oxidation = spec.oxidation_states
         if spec.charge_balance:
-            oxidation = oxidation or grid.guess_oxidation_states(parent, sublattices)
-            points = grid.charge_neutral(points, parent, sublattices, oxidation)
-            if not points:
+            with _about("oxidation_states"):
+                oxidation = oxidation or grid.guess_oxidation_states(parent, sublattices)
+                charges = [grid.charge_of(p, parent, sublattices, oxidation) for p in points]
+            if not any(charge == 0 for charge in charges):
                 raise CampaignError(
                     "sublattices: no charge-neutral composition is left on the grid "
-                    f"(oxidation states {oxidation}); check the species, or set "
-                    "charge_balance = false"
+                    f"(oxidation states {oxidation}; {points[0].label()} has a net charge of "
+                    f"{float(charges[0]):+g} per parent cell); check the species and "
+                    "oxidation_states, or set charge_balance = false"
                 )
-        for point in points:
-            grid.check_realisable(point, counts, spec.supercell, parent)
+            points = [p for p, charge in zip(points, charges, strict=True) if charge == 0]
+        try:
+            for point in points:
+                grid.check_realisable(point, counts, spec.supercell, parent)
+        except UnrealisableCompositionError as err:
+            whole = _grid_supercell(points, parent, sublattices)
+            raise CampaignError(
+                f"supercell: {err}; set supercell = {list(whole)}, which realises every "
+                "composition of the grid, or choose a coarser step"
+            ) from err
     except EnumerationError as err:
         raise CampaignError(str(err)) from err
     phases = tuple(
@@ -254,6 +340,27 @@ def load_plan(path: str | Path) -> CampaignPlan:
     return plan_campaign(load_campaign(path), path.resolve().parent)
 
 
+@contextmanager
+def _about(field: str) -> Iterator[None]:
+    """Re-raise an enumeration error as a CampaignError that names ``field``."""
+    try:
+        yield
+    except EnumerationError as err:
+        raise CampaignError(f"{field}: {err}") from err
+
+
+def _grid_supercell(
+    points: list[space.CompositionPoint],
+    parent: Structure,
+    sublattices: tuple[space.Sublattice, ...],
+) -> tuple[int, int, int]:
+    """The smallest, most nearly cubic repetition of ``parent`` realising every point."""
+    n_cells = math.lcm(
+        *(math.prod(grid.smallest_realising_supercell(p, parent, sublattices)) for p in points)
+    )
+    return grid.most_compact_supercell(n_cells, parent)
+
+
 def _sublattice(name: str, sub: SublatticeSpec) -> space.Sublattice:
     def exact(value: float) -> Fraction:
         return Fraction(value).limit_denominator(10_000)
@@ -273,7 +380,10 @@ def _sublattice(name: str, sub: SublatticeSpec) -> space.Sublattice:
 def _resolve(value: str, base_dir: Path) -> str:
     """A path relative to the campaign file, or the value itself (a prototype name)."""
     candidate = base_dir / value
-    return str(candidate) if ("/" in value or candidate.exists()) else value
+    if "/" in value or candidate.exists():
+        return str(candidate)
+    is_prototype = value.strip().lower() in {n.lower() for n in prototypes.prototype_names()}
+    return value if is_prototype else str(candidate)
 
 
 def _existing(value: str, field: str) -> Path:

@@ -8,27 +8,29 @@ stderr naming the problem and exit code 2; nothing is written before a campaign 
 from __future__ import annotations
 
 import logging
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from db import queries
-from db.engine import make_engine, make_session_factory
 from db.errors import DatabaseError
-from db.migrate import ensure_schema, upgrade
 from enumerate.errors import EnumerationError
-from screening.campaign import CampaignPlan, load_campaign, load_plan
-from screening.driver import RunOptions, prepare_campaign, run_campaign
+from screening.campaign import CampaignPlan, check_name, load_campaign, load_plan, parse_campaign
 from screening.errors import ScreeningError
-from screening.export import export_campaign
-from screening.progress_bar import RichProgress
 from screening.settings import resolve_database_url
+
+if TYPE_CHECKING:
+    from screening.driver import RunOptions
+
+# The database, driver, farm and export modules (SQLAlchemy, Alembic, Dask, pandas, the
+# MLIP stack: seconds of imports) are imported inside the commands that use them, so
+# that `validate`, `--help` and the refusal of a bad campaign answer at once.
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CAMPAIGN = REPO_ROOT / "examples" / "liybc-demo.toml"
@@ -77,12 +79,17 @@ def init(
 ) -> None:
     """Write a commented template campaign file NAME.toml to start from."""
     with _user_errors():
+        try:
+            check_name(name)
+        except ValueError as err:
+            raise ScreeningError(str(err)) from None
         target = Path(f"{name}.toml")
         if target.exists():
             raise ScreeningError(f"{target} already exists: choose another name or remove it")
         template = resources.files("screening").joinpath("templates/campaign.toml").read_text()
-        target.write_text(template.replace("@NAME@", name))
-        load_campaign(target)
+        text = template.replace("@NAME@", name)
+        parse_campaign(tomllib.loads(text), source=str(target))  # refuse before writing
+        target.write_text(text)
         console.print(f"wrote {target}: edit it, then `screening validate {target}`")
 
 
@@ -99,6 +106,10 @@ def enumerate_command(campaign: CampaignArgument, database: DatabaseOption = Non
     """Write the campaign's compositions and structures (SQS) and its relax jobs."""
     with _user_errors():
         plan = load_plan(campaign)
+        from db.engine import make_engine, make_session_factory
+        from screening.driver import prepare_campaign
+        from screening.progress_bar import RichProgress
+
         url = _ready_database(database, plan)
         sessions = make_session_factory(make_engine(url))
         with RichProgress(console) as progress, sessions() as session:
@@ -126,6 +137,8 @@ def run(
     """
     with _user_errors():
         plan = load_plan(campaign)
+        from screening.driver import RunOptions
+
         url = _ready_database(database, plan)
         _run(plan, url, RunOptions(scheduler=scheduler, workers=workers))
 
@@ -135,6 +148,8 @@ def demo(database: DatabaseOption = None, workers: Optional[int] = None) -> None
     """Run the built-in demo: Li3InCl6 with In/Y and Br/Cl mixing, CHGNet, SQLite, local Dask."""
     with _user_errors():
         plan = load_plan(DEMO_CAMPAIGN)
+        from screening.driver import RunOptions
+
         url = _ready_database(database, plan)
         console.print(f"demo campaign {DEMO_CAMPAIGN.relative_to(REPO_ROOT)} into {url}")
         _run(plan, url, RunOptions(workers=workers))
@@ -148,6 +163,9 @@ def status(
     """Jobs per stage and status, and the latest failures with their reasons."""
     with _user_errors():
         name, url = _name_and_url(campaign, database)
+        from db import queries
+        from db.engine import make_engine, make_session_factory
+
         sessions = make_session_factory(make_engine(url))
         with sessions() as session:
             campaign_id = queries.campaign_id(session, name)
@@ -170,6 +188,9 @@ def export(
     """Write composition_summary and per-structure results as CSV or Parquet for pandas."""
     with _user_errors():
         name, url = _name_and_url(campaign, database)
+        from db.engine import make_engine
+        from screening.export import export_campaign
+
         for path in export_campaign(make_engine(url), name, format, output):
             console.print(f"wrote {path}")
 
@@ -178,12 +199,16 @@ def export(
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Create or upgrade the schema to the latest migration."""
     with _user_errors():
+        from db.migrate import upgrade
+
         url = resolve_database_url(database)
         upgrade(url)
         console.print(f"{url} is at the latest schema")
 
 
 def _ready_database(flag: str | None, plan: CampaignPlan) -> str:
+    from db.migrate import ensure_schema
+
     url = resolve_database_url(flag, plan.spec.database)
     ensure_schema(url)
     return url
@@ -197,6 +222,10 @@ def _name_and_url(campaign: str, flag: str | None) -> tuple[str, str]:
 
 
 def _run(plan: CampaignPlan, url: str, options: RunOptions) -> None:
+    from db.engine import make_engine
+    from screening.driver import run_campaign
+    from screening.progress_bar import RichProgress
+
     engine = make_engine(url)
     with RichProgress(console) as progress:
         summary = run_campaign(engine, plan, options, progress)
@@ -226,6 +255,9 @@ def _print_plan(plan: CampaignPlan) -> None:
 
 
 def _print_summary(url: str, name: str) -> None:
+    from db import queries
+    from db.engine import make_engine
+
     rows = queries.composition_summary(make_engine(url), name)
     table = Table(
         "formula",

@@ -18,7 +18,9 @@ from pymatgen.entries.computed_entries import ComputedEntry
 
 from screening.errors import ScreeningError
 
-STABLE_TOLERANCE_EV_ATOM = 1e-6
+# Entries within 0.1 meV/atom of the hull count as stable: relaxations to fmax = 0.05 eV/Å
+# leave energy noise of that order, which must not decide stability.
+STABLE_TOLERANCE_EV_ATOM = 1e-4
 
 
 class HullError(ScreeningError):

@@ -109,6 +109,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database (for tests that need PostgreSQL only)."""
+    url = postgres_databases.create()
+    try:
+        yield url
+    finally:
+        postgres_databases.drop(url)
+
+
+@pytest.fixture
 def migrated_url(database_url: str) -> str:
     """``database_url`` upgraded to the head revision."""
     upgrade(database_url)
@@ -177,8 +187,12 @@ def sample_campaign(session: Session) -> SampleCampaign:
 
     def structure(key: str, formula: str) -> Structure:
         row = Structure(
-            content_hash=key * 8, formula=formula, n_atoms=10, origin_kind="sqs",
-            origin_json="{}", structure_json="{}",
+            content_hash=key * 8,
+            formula=formula,
+            n_atoms=10,
+            origin_kind="sqs",
+            origin_json="{}",
+            structure_json="{}",
         )
         session.add(row)
         session.flush()
@@ -187,16 +201,28 @@ def sample_campaign(session: Session) -> SampleCampaign:
     def member(campaign: Campaign, row: Structure, composition: Composition | None) -> None:
         role = "reference" if composition is None else "candidate"
         composition_id = None if composition is None else composition.id
-        session.add(CampaignStructure(
-            campaign_id=campaign.id, structure_id=row.id, composition_id=composition_id, role=role
-        ))
+        session.add(
+            CampaignStructure(
+                campaign_id=campaign.id,
+                structure_id=row.id,
+                composition_id=composition_id,
+                role=role,
+            )
+        )
 
     def job(row: Structure, potential: Potential, status: str, kind: str = "relax") -> Job:
         finished = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) if status in ("done", "failed") else None
         error = "RuntimeError: relaxation exploded" if status == "failed" else None
         row_job = Job(
-            structure_id=row.id, kind=kind, params_hash="p" * 64, params_json="{}",
-            potential_id=potential.id, status=status, attempts=1, error=error, finished_at=finished,
+            structure_id=row.id,
+            kind=kind,
+            params_hash="p" * 64,
+            params_json="{}",
+            potential_id=potential.id,
+            status=status,
+            attempts=1,
+            error=error,
+            finished_at=finished,
         )
         session.add(row_job)
         session.flush()
@@ -204,20 +230,43 @@ def sample_campaign(session: Session) -> SampleCampaign:
 
     def relax(row: Structure, potential: Potential, energy: float, a: float, status: str) -> Job:
         row_job = job(row, potential, status)
-        session.add(Relaxation(
-            job_id=row_job.id, structure_id=row.id, potential_id=potential.id,
-            energy_ev=energy * 10, energy_ev_atom=energy, a=a, b=a + 1, c=a + 2,
-            alpha=90.0, beta=91.0, gamma=a * 10, volume_per_atom=a * 2, density_g_cm3=a / 4,
-            max_force_ev_ang=0.01, steps=50, converged=True, final_structure_json="{}",
-            wall_time_s=1.0, device="cpu",
-        ))
+        session.add(
+            Relaxation(
+                job_id=row_job.id,
+                structure_id=row.id,
+                potential_id=potential.id,
+                energy_ev=energy * 10,
+                energy_ev_atom=energy,
+                a=a,
+                b=a + 1,
+                c=a + 2,
+                alpha=90.0,
+                beta=91.0,
+                gamma=a * 10,
+                volume_per_atom=a * 2,
+                density_g_cm3=a / 4,
+                max_force_ev_ang=0.01,
+                steps=50,
+                converged=True,
+                final_structure_json="{}",
+                wall_time_s=1.0,
+                device="cpu",
+            )
+        )
         return row_job
 
     def hull(campaign: Campaign, row: Structure, e_hull: float, stable: bool) -> None:
-        session.add(Hull(
-            campaign_id=campaign.id, structure_id=row.id, potential_id=chgnet.id,
-            e_hull_ev_atom=e_hull, e_form_ev_atom=-1.0, decomposition_json="{}", is_stable=stable,
-        ))
+        session.add(
+            Hull(
+                campaign_id=campaign.id,
+                structure_id=row.id,
+                potential_id=chgnet.id,
+                e_hull_ev_atom=e_hull,
+                e_form_ev_atom=-1.0,
+                decomposition_json="{}",
+                is_stable=stable,
+            )
+        )
 
     s1, s2, s3, s4 = (structure(k, "Li3InCl3Br3") for k in "1234")
     s5 = structure("5", "Li3InCl6")
@@ -242,6 +291,12 @@ def sample_campaign(session: Session) -> SampleCampaign:
     hull(other, s5, -0.1, True)
     session.commit()
     return SampleCampaign(
-        campaign_name="lic", campaign_id=lic.id, potential="chgnet", other_potential="mace",
-        mixed_id=mixed.id, pure_id=pure.id, empty_id=empty.id, failed_job_id=failed.id,
+        campaign_name="lic",
+        campaign_id=lic.id,
+        potential="chgnet",
+        other_potential="mace",
+        mixed_id=mixed.id,
+        pure_id=pure.id,
+        empty_id=empty.id,
+        failed_job_id=failed.id,
     )

@@ -35,5 +35,8 @@ def test_composition_summary_accepts_a_session(
 ) -> None:
     rows = composition_summary(session, sample_campaign.campaign_name)
     assert [row["formula"] for row in rows] == [
-        "Li3InBr6", "Li3InCl3Br3", "Li3InCl3Br3", "Li3InCl6"
+        "Li3InBr6",
+        "Li3InCl3Br3",
+        "Li3InCl3Br3",
+        "Li3InCl6",
     ]

@@ -1,0 +1,59 @@
+"""Campaign files for screening tests: toy metallic campaigns on EMT, a tiny CHGNet one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+CUAU_CAMPAIGN = """
+name = "{name}"
+parent = "Cu-fcc"
+supercell = {supercell}
+potential = "emt"
+charge_balance = false
+
+[sublattices.fcc]
+replaces = "Cu"
+species = ["Cu", "Au"]
+step = {step}
+
+[enumeration]
+structures_per_composition = {orderings}
+seed = 7
+sqs_steps = {sqs_steps}
+
+[relax]
+fmax = {fmax}
+max_steps = {max_steps}
+
+[hull]
+competing_phases = {competing}
+"""
+
+CampaignWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def cuau_campaign(tmp_path: Path) -> CampaignWriter:
+    """Write a Cu-Au fcc campaign on EMT; keyword arguments override its settings."""
+
+    def write(**overrides: object) -> Path:
+        settings: dict[str, object] = {
+            "name": "cuau",
+            "supercell": [1, 1, 1],
+            "step": 0.25,
+            "orderings": 1,
+            "sqs_steps": 500,
+            "fmax": 0.01,
+            "max_steps": 500,
+            "competing": [],
+        }
+        settings.update(overrides)
+        settings["competing"] = "[" + ", ".join(f'"{p}"' for p in settings["competing"]) + "]"
+        path = tmp_path / f"{settings['name']}.toml"
+        path.write_text(CUAU_CAMPAIGN.format(**settings))
+        return path
+
+    return write
