@@ -25,14 +25,25 @@ def upgrade() -> None:
         "potential",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("spec", sa.String(length=500), nullable=False, comment="potential spec string, e.g. chgnet"),
+        sa.Column(
+            "spec",
+            sa.String(length=500),
+            nullable=False,
+            comment="potential spec string, e.g. chgnet",
+        ),
         sa.Column("weights_sha256", sa.String(length=64), nullable=False),
-        sa.Column("parent_id", sa.Integer(), nullable=True, comment="base potential of a fine-tuned one"),
+        sa.Column(
+            "parent_id", sa.Integer(), nullable=True, comment="base potential of a fine-tuned one"
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["parent_id"], ["potential.id"], name=op.f("fk_potential_parent_id_potential")),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["potential.id"], name=op.f("fk_potential_parent_id_potential")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_potential")),
         sa.UniqueConstraint("name", name=op.f("uq_potential_name")),
-        sa.UniqueConstraint("spec", "weights_sha256", name=op.f("uq_potential_spec_weights_sha256")),
+        sa.UniqueConstraint(
+            "spec", "weights_sha256", name=op.f("uq_potential_spec_weights_sha256")
+        ),
     )
     op.create_table(
         "structure",
@@ -40,9 +51,13 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("formula", sa.String(length=200), nullable=False, comment="reduced formula"),
         sa.Column("n_atoms", sa.Integer(), nullable=False),
-        sa.Column("origin_kind", sa.String(length=40), nullable=False, comment="sqs, reference, ..."),
+        sa.Column(
+            "origin_kind", sa.String(length=40), nullable=False, comment="sqs, reference, ..."
+        ),
         sa.Column("origin_json", sa.Text(), nullable=False, comment="method, seed, objective, ..."),
-        sa.Column("structure_json", sa.Text(), nullable=False, comment="pymatgen Structure.as_dict()"),
+        sa.Column(
+            "structure_json", sa.Text(), nullable=False, comment="pymatgen Structure.as_dict()"
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_structure")),
         sa.UniqueConstraint("content_hash", name=op.f("uq_structure_content_hash")),
@@ -54,7 +69,9 @@ def upgrade() -> None:
         sa.Column("spec_json", sa.Text(), nullable=False, comment="the validated campaign spec"),
         sa.Column("potential_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["potential_id"], ["potential.id"], name=op.f("fk_campaign_potential_id_potential")),
+        sa.ForeignKeyConstraint(
+            ["potential_id"], ["potential.id"], name=op.f("fk_campaign_potential_id_potential")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign")),
         sa.UniqueConstraint("name", name=op.f("uq_campaign_name")),
     )
@@ -73,12 +90,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name=op.f("ck_job_status")),
-        sa.ForeignKeyConstraint(["potential_id"], ["potential.id"], name=op.f("fk_job_potential_id_potential")),
-        sa.ForeignKeyConstraint(["structure_id"], ["structure.id"], name=op.f("fk_job_structure_id_structure")),
+        sa.CheckConstraint(
+            "status IN ('pending', 'running', 'done', 'failed')", name=op.f("ck_job_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["potential_id"], ["potential.id"], name=op.f("fk_job_potential_id_potential")
+        ),
+        sa.ForeignKeyConstraint(
+            ["structure_id"], ["structure.id"], name=op.f("fk_job_structure_id_structure")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),
         sa.UniqueConstraint(
-            "structure_id", "kind", "params_hash", "potential_id",
+            "structure_id",
+            "kind",
+            "params_hash",
+            "potential_id",
             name=op.f("uq_job_structure_id_kind_params_hash_potential_id"),
         ),
     )
@@ -89,14 +115,21 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("formula", sa.String(length=200), nullable=False, comment="reduced formula"),
         sa.Column(
-            "fractions_json", sa.String(length=2000), nullable=False,
+            "fractions_json",
+            sa.String(length=2000),
+            nullable=False,
             comment="sublattice fractions {sublattice: {species: fraction}}",
         ),
         sa.ForeignKeyConstraint(
-            ["campaign_id"], ["campaign.id"], name=op.f("fk_composition_campaign_id_campaign"), ondelete="CASCADE"
+            ["campaign_id"],
+            ["campaign.id"],
+            name=op.f("fk_composition_campaign_id_campaign"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_composition")),
-        sa.UniqueConstraint("campaign_id", "fractions_json", name=op.f("uq_composition_campaign_id_fractions_json")),
+        sa.UniqueConstraint(
+            "campaign_id", "fractions_json", name=op.f("uq_composition_campaign_id_fractions_json")
+        ),
     )
     op.create_table(
         "hull",
@@ -104,22 +137,37 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("structure_id", sa.Integer(), nullable=False),
         sa.Column("potential_id", sa.Integer(), nullable=False),
-        sa.Column("e_hull_ev_atom", sa.Float(), nullable=False, comment="eV/atom; < 0 below the hull"),
         sa.Column(
-            "e_form_ev_atom", sa.Float(), nullable=False,
+            "e_hull_ev_atom", sa.Float(), nullable=False, comment="eV/atom; < 0 below the hull"
+        ),
+        sa.Column(
+            "e_form_ev_atom",
+            sa.Float(),
+            nullable=False,
             comment="formation energy vs the elemental references, eV/atom",
         ),
         sa.Column("decomposition_json", sa.Text(), nullable=False, comment="{formula: fraction}"),
         sa.Column("is_stable", sa.Boolean(), nullable=False),
-        sa.Column("computed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"], ["campaign.id"], name=op.f("fk_hull_campaign_id_campaign"), ondelete="CASCADE"
+        sa.Column(
+            "computed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.ForeignKeyConstraint(["potential_id"], ["potential.id"], name=op.f("fk_hull_potential_id_potential")),
-        sa.ForeignKeyConstraint(["structure_id"], ["structure.id"], name=op.f("fk_hull_structure_id_structure")),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaign.id"],
+            name=op.f("fk_hull_campaign_id_campaign"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["potential_id"], ["potential.id"], name=op.f("fk_hull_potential_id_potential")
+        ),
+        sa.ForeignKeyConstraint(
+            ["structure_id"], ["structure.id"], name=op.f("fk_hull_structure_id_structure")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hull")),
         sa.UniqueConstraint(
-            "campaign_id", "structure_id", "potential_id",
+            "campaign_id",
+            "structure_id",
+            "potential_id",
             name=op.f("uq_hull_campaign_id_structure_id_potential_id"),
         ),
     )
@@ -143,7 +191,12 @@ def upgrade() -> None:
         sa.Column("max_force_ev_ang", sa.Float(), nullable=False, comment="eV/Å at the last step"),
         sa.Column("steps", sa.Integer(), nullable=False),
         sa.Column("converged", sa.Boolean(), nullable=False),
-        sa.Column("final_structure_json", sa.Text(), nullable=False, comment="pymatgen Structure.as_dict()"),
+        sa.Column(
+            "final_structure_json",
+            sa.Text(),
+            nullable=False,
+            comment="pymatgen Structure.as_dict()",
+        ),
         sa.Column("wall_time_s", sa.Float(), nullable=False, comment="seconds on the worker"),
         sa.Column("device", sa.String(length=40), nullable=False, comment="cpu, cuda:0, ..."),
         sa.ForeignKeyConstraint(["job_id"], ["job.id"], name=op.f("fk_relaxation_job_id_job")),
@@ -161,23 +214,35 @@ def upgrade() -> None:
         "campaign_structure",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("structure_id", sa.Integer(), nullable=False),
-        sa.Column("composition_id", sa.Integer(), nullable=True, comment="NULL for hull reference phases"),
+        sa.Column(
+            "composition_id", sa.Integer(), nullable=True, comment="NULL for hull reference phases"
+        ),
         sa.Column("role", sa.String(length=20), nullable=False),
-        sa.CheckConstraint("role IN ('candidate', 'reference')", name=op.f("ck_campaign_structure_role")),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"], ["campaign.id"],
-            name=op.f("fk_campaign_structure_campaign_id_campaign"), ondelete="CASCADE",
+        sa.CheckConstraint(
+            "role IN ('candidate', 'reference')", name=op.f("ck_campaign_structure_role")
         ),
         sa.ForeignKeyConstraint(
-            ["composition_id"], ["composition.id"],
-            name=op.f("fk_campaign_structure_composition_id_composition"), ondelete="CASCADE",
+            ["campaign_id"],
+            ["campaign.id"],
+            name=op.f("fk_campaign_structure_campaign_id_campaign"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["structure_id"], ["structure.id"], name=op.f("fk_campaign_structure_structure_id_structure")
+            ["composition_id"],
+            ["composition.id"],
+            name=op.f("fk_campaign_structure_composition_id_composition"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["structure_id"],
+            ["structure.id"],
+            name=op.f("fk_campaign_structure_structure_id_structure"),
         ),
         sa.PrimaryKeyConstraint("campaign_id", "structure_id", name=op.f("pk_campaign_structure")),
     )
-    op.create_index(op.f("ix_campaign_structure_composition_id"), "campaign_structure", ["composition_id"])
+    op.create_index(
+        op.f("ix_campaign_structure_composition_id"), "campaign_structure", ["composition_id"]
+    )
     create_view(op, COMPOSITION_SUMMARY, COMPOSITION_SUMMARY_V1)
 
 
