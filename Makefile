@@ -4,16 +4,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# A CPU build of torch, pinned here (pyproject keeps a range): an unpinned torch pulls
-# several GB of CUDA wheels.
+# torch is pinned here (pyproject keeps a range). On the project's machines the registry
+# serves a CPU build of this version; elsewhere on Linux add the CPU index to avoid GBs of
+# CUDA wheels: make demo TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIN ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_PIN)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

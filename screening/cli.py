@@ -1,8 +1,9 @@
 """The screening command line: validate, enumerate, run, inspect and export campaigns.
 
-Every command takes --database URL (else $SCREENING_DATABASE_URL, else the campaign's
-"database" key, else sqlite:///screening.db). Bad input ends with one line on
-stderr naming the problem and exit code 2; nothing is written before a campaign is valid.
+Every command that touches the database takes --database URL (else
+$SCREENING_DATABASE_URL, else the campaign's "database" key, else sqlite:///screening.db).
+Bad input ends with one line on stderr naming the problem and exit code 2; nothing is
+written before a campaign is valid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -70,7 +72,13 @@ def _user_errors() -> Iterator[None]:
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=errors, show_time=False, show_path=False)],
+    )
 
 
 @app.command()
@@ -144,7 +152,13 @@ def run(
 
 
 @app.command()
-def demo(database: DatabaseOption = None, workers: Optional[int] = None) -> None:  # noqa: UP045
+def demo(
+    database: DatabaseOption = None,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
+    ] = None,
+) -> None:
     """Run the built-in demo: Li3InCl6 with In/Y and Br/Cl mixing, CHGNet, SQLite, local Dask."""
     with _user_errors():
         plan = load_plan(DEMO_CAMPAIGN)
@@ -235,7 +249,8 @@ def _run(plan: CampaignPlan, url: str, options: RunOptions) -> None:
         errors.print(f"hull not computed: {summary.hull_error}", highlight=False)
     _print_summary(url, plan.spec.name)
     console.print(
-        f"{summary.done} jobs done now, {summary.already_done} earlier, {summary.failed} failed."
+        f"{summary.done} jobs done in this run, {summary.already_done} earlier; "
+        f"{summary.failed_total} failed in all (`screening status` lists why)."
     )
     _print_how_to_query(url, plan.spec.name)
 
@@ -260,30 +275,26 @@ def _print_summary(url: str, name: str) -> None:
 
     rows = queries.composition_summary(make_engine(url), name)
     table = Table(
-        "formula",
-        "n",
-        "E (eV/atom)",
-        "E_hull (meV/atom)",
-        "stable",
-        "a (Å)",
-        "b (Å)",
-        "c (Å)",
-        "β (°)",
-        "V (Å³/atom)",
-        "ρ (g/cm³)",
+        *("formula", "n", "E", "E_hull", "stable", "a", "b", "c", "β", "V"),
         title=f"campaign {name}: composition_summary",
+        caption="E eV/atom (lowest), E_hull meV/atom, a b c Å, β degrees, V Å³/atom",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
+    for column in table.columns:
+        column.no_wrap = True
     for row in rows:
+        e_hull = row["e_hull_ev_atom"]
         table.add_row(
             row["formula"],
             str(row["n_structures"]),
-            _fmt(row["energy_ev_atom"], "{:.4f}"),
-            _fmt(None if row["e_hull_ev_atom"] is None else 1000 * row["e_hull_ev_atom"], "{:.1f}"),
+            _fmt(row["energy_ev_atom"], "{:.3f}"),
+            _fmt(None if e_hull is None else 1000 * e_hull, "{:.1f}"),
             {True: "yes", False: "no", None: "-"}[row["is_stable"]],
-            *(_fmt(row[key], "{:.3f}") for key in ("a", "b", "c")),
-            _fmt(row["beta"], "{:.2f}"),
+            *(_fmt(row[key], "{:.2f}") for key in ("a", "b", "c")),
+            _fmt(row["beta"], "{:.1f}"),
             _fmt(row["volume_per_atom"], "{:.2f}"),
-            _fmt(row["density_g_cm3"], "{:.3f}"),
         )
     console.print(table)
 

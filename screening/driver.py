@@ -62,6 +62,7 @@ class RunSummary:
     done: int = 0
     failed: int = 0
     already_done: int = 0
+    failed_total: int = 0
     hull_error: str | None = None
     failures: list[str] = field(default_factory=list)
 
@@ -99,7 +100,11 @@ def run_campaign(
             update_hull(session, session.get(Campaign, campaign.id))
         except HullError as err:
             summary.hull_error = str(err)
-            progress.note(f"hull not computed: {err}")
+        summary.failed_total = len(
+            session.scalars(
+                select(Job.id).where(_campaign_jobs(campaign), Job.status == "failed")
+            ).all()
+        )
     return summary
 
 

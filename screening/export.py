@@ -21,7 +21,9 @@ def export_campaign(engine: Engine, campaign: str, fmt: str, output: Path) -> li
     with engine.connect() as connection:
         tables = {
             "summary": pd.DataFrame(queries.composition_summary(connection, campaign)),
-            "structures": pd.DataFrame(queries.structure_results(connection, campaign)),
+            "structures": pd.DataFrame(queries.structure_results(connection, campaign)).astype(
+                {"composition_id": "Int64"}
+            ),
         }
     if tables["summary"].empty:
         raise ScreeningError(f"campaign {campaign!r} has no compositions in this database")

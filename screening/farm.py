@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 
 TaskFunction = Callable[[dict[str, Any]], dict[str, Any]]
 
+# Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which also switches off
+# glibc's adaptive mmap threshold: every large tensor is then mmap'd and unmapped, and a
+# CHGNet relaxation of 80 atoms ran 2.7x slower (benchmarks/README.md). Keep freed memory
+# in the heap instead.
+MALLOC_ENVIRON = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(256 << 20),
+}
+
 
 @dataclass(frozen=True)
 class Task:
@@ -69,8 +78,12 @@ def open_client(
             yield client
         return
     count = workers or default_worker_count()
+    if not log.isEnabledFor(logging.INFO):  # keep Dask's start-up chatter off the terminal
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     with (
-        dask.config.set({"distributed.scheduler.allowed-failures": max(0, max_attempts - 1)}),
+        dask.config.set(
+            {"distributed.scheduler.allowed-failures": max(0, max_attempts - 1), **MALLOC_ENVIRON}
+        ),
         LocalCluster(
             n_workers=count,
             threads_per_worker=1,

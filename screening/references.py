@@ -3,10 +3,10 @@
 Crystals that ``ase.build.bulk`` can build (fcc, bcc, hcp, diamond, bct, ...) are used as
 such and relaxed with their cell. Elements whose standard state is molecular (H, N, O, F,
 Cl, Br, I) are a diatomic molecule in a 15 Å box, relaxed at fixed cell. Elements whose
-complex standard crystal ASE cannot build (Ga, P, S, ...) fall back to fcc at ASE's
-reference volume, flagged ``approximate``: supply the real phase as a competing phase
-when formation energies of such elements matter (E_hull within a substitution space
-does not depend on them).
+complex standard crystal ASE cannot build (Ga, P, S, ...) fall back to fcc with
+touching covalent spheres (a = 2√2 r_cov), flagged ``approximate``: supply the real
+phase as a competing phase when formation energies of such elements matter (E_hull
+within a substitution space does not depend on them).
 """
 
 from __future__ import annotations

@@ -111,3 +111,33 @@ def test_relaxed_cu_lattice_matches_ase_emt() -> None:
     assert result.lattice.a == pytest.approx(expected, abs=2e-3)
     assert result.lattice.b == pytest.approx(expected, abs=2e-3)
     assert result.lattice.alpha == pytest.approx(90.0, abs=0.01)
+
+
+def test_status_and_export_commands(migrated_url: str, cuau_campaign, tmp_path: Path) -> None:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from db.engine import make_engine
+    from screening.cli import app
+
+    engine = make_engine(migrated_url)
+    run_campaign(engine, load_plan(cuau_campaign()), RunOptions(workers=1))
+    engine.dispose()
+    runner = CliRunner()
+
+    status = runner.invoke(app, ["status", "cuau", "--database", migrated_url])
+    assert status.exit_code == 0, status.output
+    assert "relax" in status.output and "done" in status.output and "7" in status.output
+
+    out = tmp_path / "export"
+    exported = runner.invoke(
+        app, ["export", "cuau", "--database", migrated_url, "--format", "parquet", "-o", str(out)]
+    )
+    assert exported.exit_code == 0, exported.output
+    summary = pd.read_parquet(out / "cuau_summary.parquet")
+    structures = pd.read_parquet(out / "cuau_structures.parquet")
+    assert len(summary) == 5 and summary["e_hull_ev_atom"].notna().all()
+    assert set(structures["role"]) == {"candidate", "reference"} and len(structures) == 7
+
+    missing = runner.invoke(app, ["status", "nope", "--database", migrated_url])
+    assert missing.exit_code == 2 and "no campaign named 'nope'" in missing.output
