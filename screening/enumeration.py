@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import json
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Campaign, CampaignStructure, Composition
+from db.models import Campaign, CampaignStructure, Composition, Structure
 from enumerate import grid, sqs
 from screening.campaign import CampaignPlan
 from screening.progress import Progress
@@ -31,7 +33,10 @@ def enumerate_campaign(
             grid.formula_of(point, plan.parent, plan.sublattices),
             point.to_json(),
         )
-        if _candidate_count(session, campaign, composition) < spec.structures_per_composition:
+        if (
+            _candidate_count(session, campaign, composition, list(plan.spec.supercell))
+            < spec.structures_per_composition
+        ):
             for k in range(spec.structures_per_composition):
                 result = sqs.generate_sqs(
                     plan.supercell,
@@ -57,13 +62,20 @@ def enumerate_campaign(
     return added
 
 
-def _candidate_count(session: Session, campaign: Campaign, composition: Composition) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                CampaignStructure.campaign_id == campaign.id,
-                CampaignStructure.composition_id == composition.id,
-            )
+def _candidate_count(
+    session: Session, campaign: Campaign, composition: Composition, supercell: list[int]
+) -> int:
+    """Candidates of the composition made by SQS in the campaign's current supercell.
+
+    Structures from an earlier supercell stay candidates, but do not count: changing
+    ``supercell`` in the campaign file generates new orderings on the next run.
+    """
+    origins = session.scalars(
+        select(Structure.origin_json)
+        .join(CampaignStructure, CampaignStructure.structure_id == Structure.id)
+        .where(
+            CampaignStructure.campaign_id == campaign.id,
+            CampaignStructure.composition_id == composition.id,
         )
-        or 0
     )
+    return sum(json.loads(origin).get("supercell") == supercell for origin in origins)

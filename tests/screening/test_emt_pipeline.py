@@ -141,3 +141,16 @@ def test_status_and_export_commands(migrated_url: str, cuau_campaign, tmp_path: 
 
     missing = runner.invoke(app, ["status", "nope", "--database", migrated_url])
     assert missing.exit_code == 2 and "no campaign named 'nope'" in missing.output
+
+
+def test_changing_the_supercell_adds_orderings(engine: Engine, cuau_campaign) -> None:
+    run_campaign(engine, load_plan(cuau_campaign()), RunOptions(workers=1))
+    summary = run_campaign(
+        engine, load_plan(cuau_campaign(supercell=[2, 1, 1], step=0.5)), RunOptions(workers=1)
+    )
+    assert summary.done > 0
+    with Session(engine) as session:
+        sizes = set(session.scalars(select(Structure.n_atoms)))
+    assert {4, 8} <= sizes  # the 4-atom orderings stay, 8-atom ones were generated
+    rows = {r["formula"]: r for r in queries.composition_summary(engine, "cuau")}
+    assert rows["CuAu"]["n_structures"] >= 2
