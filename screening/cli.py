@@ -9,6 +9,8 @@ written before a campaign is valid.
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -300,14 +302,27 @@ def _print_summary(url: str, name: str) -> None:
 
 
 def _print_how_to_query(url: str, name: str) -> None:
+    command, python = _venv_command("screening"), _venv_command("python")
     console.print(
         "\nQuery the results:\n"
-        f"  screening status {name} --database {url}\n"
-        f"  screening export {name} --database {url} --format csv\n"
-        f"  python -c \"import pandas as pd; print(pd.read_sql('SELECT * FROM composition_summary',"
-        f" '{url}'))\"\n"
+        f"  {command} status {name} --database {url}\n"
+        f"  {command} export {name} --database {url} --format csv\n"
+        f'  {python} -c "import pandas as pd; print(pd.read_sql('
+        f"'SELECT * FROM composition_summary', '{url}'))\"\n"
         "  or any SQL client on the view composition_summary (see README.md)."
     )
+
+
+def _venv_command(name: str) -> str:
+    """``name`` when this venv's copy is on PATH, else its path (as after ``make demo``)."""
+    script = Path(sys.executable).parent / name
+    found = shutil.which(name)
+    if found and Path(found).resolve() == script.resolve():
+        return name
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def _fmt(value: float | None, pattern: str) -> str:
