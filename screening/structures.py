@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +72,3 @@ class LatticeSummary:
             volume_per_atom=lattice.volume / len(structure),
             density_g_cm3=float(structure.density),
         )
-
-
-def is_finite(*values: float) -> bool:
-    return all(math.isfinite(v) for v in values)
