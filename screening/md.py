@@ -1,0 +1,231 @@
+"""NVT molecular dynamics with any ASE calculator, watched by a stability monitor.
+
+The monitor is an observer of the integrator: a temperature outside the window (checked
+in production, after equilibration has shared the kinetic energy out), two
+atoms closer than ``min_distance_ang``, NaN or exploding energies, or a melting framework
+stop the run at that step (the catastrophic point) and mark it unstable with the reason.
+The frames just before that point are kept for later learning. Positions are recorded
+as ASE integrates them, which is unwrapped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.geometry import get_distances
+from ase.md.bussi import Bussi
+from ase.md.langevin import Langevin
+from ase.md.md import MolecularDynamics
+from ase.md.nose_hoover_chain import NoseHooverChainNVT
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from pymatgen.core import Structure
+
+from screening.structures import to_atoms
+from screening.trajectory import Trajectory
+
+Thermostat = Literal["langevin", "nose-hoover", "bussi"]
+
+
+@dataclass(frozen=True)
+class StabilityCriteria:
+    """When a trajectory stops being trustworthy."""
+
+    temperature_window: tuple[float, float] = (0.5, 1.5)  # multiples of the target T
+    min_distance_ang: float = 0.6
+    framework_msd_max_ang2: float = 1.0
+    max_energy_rise_ev_atom: float = 2.0  # above the starting energy: an explosion
+
+
+@dataclass(frozen=True)
+class MDSettings:
+    """One NVT run: target temperature (K), timestep (fs), steps, sampling and thermostat."""
+
+    temperature_k: float
+    timestep_fs: float = 2.0
+    steps: int = 25_000
+    equilibration_steps: int = 2_500
+    sample_every: int = 10
+    thermostat: Thermostat = "langevin"
+    seed: int = 1
+    mobile_species: str = "Li"
+    thermostat_time_fs: float = 100.0  # Langevin 1/friction, Nose-Hoover/Bussi damping time
+    pre_failure_frames: int = 50
+    stability: StabilityCriteria = field(default_factory=StabilityCriteria)
+
+
+@dataclass(frozen=True)
+class MDResult:
+    """Production frames, and whether (and where, and why) the run became unstable."""
+
+    trajectory: Trajectory
+    stable: bool
+    instability_reason: str | None
+    catastrophic_step: int | None
+    pre_failure: Trajectory | None
+    steps_done: int
+    wall_time_s: float
+
+
+class Unstable(Exception):
+    """Raised by the monitor to stop the integrator at the catastrophic point."""
+
+    def __init__(self, step: int, reason: str) -> None:
+        super().__init__(f"step {step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+def supercell_for(structure: Structure, min_length_ang: float) -> tuple[int, int, int]:
+    """Smallest repetitions so that every perpendicular width of the cell reaches the minimum."""
+    matrix = structure.lattice.matrix
+    volume = abs(np.linalg.det(matrix))
+    widths = [
+        volume / np.linalg.norm(np.cross(matrix[(i + 1) % 3], matrix[(i + 2) % 3]))
+        for i in range(3)
+    ]
+    return tuple(max(1, int(np.ceil(min_length_ang / w - 1e-9))) for w in widths)  # type: ignore[return-value]
+
+
+def run_md(structure: Structure, calculator: Calculator, settings: MDSettings) -> MDResult:
+    """Equilibrate, then sample the production run; stop at the first sign of instability."""
+    atoms = to_atoms(structure)
+    atoms.calc = calculator
+    rng = np.random.default_rng(settings.seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature_k, rng=rng)
+    Stationary(atoms)
+    dynamics = _integrator(atoms, settings, rng)
+    recorder = _Recorder(atoms, settings)
+    dynamics.attach(recorder.observe, interval=1)
+    started = time.perf_counter()
+    total = settings.equilibration_steps + settings.steps
+    reason, step = None, None
+    try:
+        dynamics.run(total)
+    except Unstable as err:
+        reason, step = err.reason, err.step
+    return MDResult(
+        trajectory=recorder.production(),
+        stable=reason is None,
+        instability_reason=reason,
+        catastrophic_step=step,
+        pre_failure=recorder.before_failure() if reason else None,
+        steps_done=recorder.step,
+        wall_time_s=time.perf_counter() - started,
+    )
+
+
+def _integrator(atoms: Atoms, settings: MDSettings, rng: np.random.Generator) -> MolecularDynamics:
+    timestep = settings.timestep_fs * units.fs
+    damping = settings.thermostat_time_fs * units.fs
+    if settings.thermostat == "langevin":
+        return Langevin(
+            atoms, timestep, temperature_K=settings.temperature_k, friction=1 / damping, rng=rng
+        )
+    if settings.thermostat == "nose-hoover":
+        return NoseHooverChainNVT(
+            atoms, timestep, temperature_K=settings.temperature_k, tdamp=damping
+        )
+    return Bussi(atoms, timestep, temperature_K=settings.temperature_k, taut=damping, rng=rng)
+
+
+class _Recorder:
+    """The integrator's observer: checks stability every step, samples frames."""
+
+    def __init__(self, atoms: Atoms, settings: MDSettings) -> None:
+        self.atoms = atoms
+        self.settings = settings
+        self.step = -1  # the integrator step of the latest observation (0: the start)
+        self._frames: list[tuple[np.ndarray, np.ndarray, float, float, float]] = []
+        self._recent: deque = deque(maxlen=settings.pre_failure_frames)
+        self._start_energy = atoms.get_potential_energy() / len(atoms)
+        framework = np.array([s != settings.mobile_species for s in atoms.get_chemical_symbols()])
+        self._framework = framework if framework.any() else np.ones(len(atoms), bool)
+        self._framework_start = atoms.positions[self._framework].copy()
+
+    def observe(self) -> None:
+        self.step += 1
+        frame = self._frame()
+        self._check_every_step(frame)
+        if self.step % self.settings.sample_every == 0:
+            self._recent.append(frame)
+            self._check_geometry()
+            if self.step >= self.settings.equilibration_steps:
+                self._frames.append(frame)
+
+    def _frame(self) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+        time_ps = (self.step - self.settings.equilibration_steps) * self.settings.timestep_fs / 1000
+        return (
+            self.atoms.positions.copy(),
+            self.atoms.cell.array.copy(),
+            time_ps,
+            float(self.atoms.get_potential_energy()),
+            float(self.atoms.get_temperature()),
+        )
+
+    def _check_every_step(self, frame: tuple) -> None:
+        _, _, _, energy, temperature = frame
+        criteria = self.settings.stability
+        if not np.isfinite(energy) or not np.all(np.isfinite(self.atoms.positions)):
+            self._stop(f"energy or positions became non-finite ({energy})", frame)
+        rise = energy / len(self.atoms) - self._start_energy
+        if rise > criteria.max_energy_rise_ev_atom:
+            self._stop(f"energy exploded by {rise:.3g} eV/atom", frame)
+        low, high = (f * self.settings.temperature_k for f in criteria.temperature_window)
+        in_production = self.step >= max(1, self.settings.equilibration_steps)
+        if in_production and not low <= temperature <= high:
+            self._stop(
+                f"temperature {temperature:.0f} K left the window [{low:.0f}, {high:.0f}] K", frame
+            )
+
+    def _check_geometry(self) -> None:
+        criteria = self.settings.stability
+        _, distances = get_distances(self.atoms.positions, cell=self.atoms.cell, pbc=True)
+        np.fill_diagonal(distances, np.inf)
+        closest = float(distances.min())
+        if closest < criteria.min_distance_ang:
+            self._stop(f"two atoms {closest:.2f} Å apart (limit {criteria.min_distance_ang} Å)")
+        moved = self.atoms.positions[self._framework] - self._framework_start
+        moved -= moved.mean(axis=0)
+        msd = float((moved**2).sum(axis=1).mean())
+        if msd > criteria.framework_msd_max_ang2:
+            self._stop(f"framework melted: MSD {msd:.2f} Å² > {criteria.framework_msd_max_ang2} Å²")
+
+    def _stop(self, reason: str, frame: tuple | None = None) -> None:
+        if frame is not None:
+            self._recent.append(frame)
+        raise Unstable(self.step, reason)
+
+    def production(self) -> Trajectory:
+        return _trajectory(self.atoms, self._frames)
+
+    def before_failure(self) -> Trajectory:
+        return _trajectory(self.atoms, list(self._recent))
+
+
+def _trajectory(atoms: Atoms, frames: list[tuple]) -> Trajectory:
+    n_atoms = len(atoms)
+    if not frames:
+        empty = np.zeros((0,))
+        return Trajectory(
+            tuple(atoms.get_chemical_symbols()),
+            np.zeros((0, n_atoms, 3)),
+            np.zeros((0, 3, 3)),
+            empty,
+            empty,
+            empty,
+        )
+    positions, cells, times, energies, temperatures = zip(*frames, strict=True)
+    return Trajectory(
+        symbols=tuple(atoms.get_chemical_symbols()),
+        positions_ang=np.array(positions),
+        cells_ang=np.array(cells),
+        times_ps=np.array(times),
+        energies_ev=np.array(energies),
+        temperatures_k=np.array(temperatures),
+    )
