@@ -192,3 +192,102 @@ class Hull(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), default=_now, server_default=func.now()
     )
+
+
+class Artifact(Base):
+    """A blob in the content-addressed artifact store (the bytes live in files, not here)."""
+
+    __tablename__ = "artifact"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), comment="trajectory, msd, pre_failure, ...")
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+DIRECTIONS = ("a", "b", "c", "ab", "ac", "bc")
+
+
+class MdRun(Base):
+    """One NVT run at one temperature, its stability record and its diffusion numbers.
+
+    D in cm^2/s (total from MSD/6t, lattice axes MSD/2t, lattice planes MSD/4t), times in
+    ps, temperatures in K, sigma in mS/cm. NULL D means not fitted (unstable run, or no
+    diffusive regime reached). ``source`` is ``mlip`` for the campaign's own runs and a
+    user's label (``aimd-pbe``) for imported reference trajectories.
+    """
+
+    __tablename__ = "md_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"), unique=True)
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"), index=True)
+    potential_id: Mapped[int | None] = mapped_column(ForeignKey("potential.id"))
+    source: Mapped[str] = mapped_column(String(100), default="mlip")
+    temperature_k: Mapped[float] = mapped_column(Float)
+    timestep_fs: Mapped[float] = mapped_column(Float)
+    steps: Mapped[int] = mapped_column(Integer, comment="production steps asked for")
+    steps_done: Mapped[int] = mapped_column(Integer, comment="including equilibration")
+    thermostat: Mapped[str] = mapped_column(String(40))
+    n_atoms: Mapped[int] = mapped_column(Integer)
+    n_mobile: Mapped[int] = mapped_column(Integer)
+    volume_ang3: Mapped[float] = mapped_column(Float, comment="Å^3 of the MD cell")
+    stable: Mapped[bool] = mapped_column(Boolean)
+    instability_reason: Mapped[str | None] = mapped_column(Text)
+    catastrophic_step: Mapped[int | None] = mapped_column(Integer)
+    diffusive: Mapped[bool] = mapped_column(Boolean, comment="the MSD reached a diffusive regime")
+    d_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_err_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_a_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_a_err_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_b_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_b_err_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_c_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_c_err_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_ab_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_ab_err_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_ac_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_ac_err_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_bc_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_bc_err_cm2_s: Mapped[float | None] = mapped_column(Float)
+    fit_start_ps: Mapped[float | None] = mapped_column(Float)
+    fit_end_ps: Mapped[float | None] = mapped_column(Float)
+    n_eff: Mapped[float | None] = mapped_column(Float, comment="He et al. 2018 N_eff")
+    haven_ratio: Mapped[float | None] = mapped_column(Float)
+    sigma_ms_cm: Mapped[float | None] = mapped_column(Float, comment="Nernst-Einstein at T")
+    trajectory_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifact.sha256"))
+    analysis_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifact.sha256"))
+    pre_failure_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifact.sha256"))
+    wall_time_s: Mapped[float] = mapped_column(Float)
+    device: Mapped[str] = mapped_column(String(40))
+
+
+class Arrhenius(Base):
+    """Arrhenius fit of ln D(T) for one structure, potential, direction and source.
+
+    E_a in eV with its standard error, D0 and D(300 K) in cm^2/s, sigma(300 K) in mS/cm,
+    both with their 95% intervals from the fit's full covariance.
+    """
+
+    __tablename__ = "arrhenius"
+    __table_args__ = (
+        UniqueConstraint("structure_id", "potential_id", "direction", "source"),
+        CheckConstraint(f"direction IN {('total', *DIRECTIONS)}", name="direction"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"), index=True)
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    source: Mapped[str] = mapped_column(String(100), default="mlip")
+    direction: Mapped[str] = mapped_column(String(10))
+    e_a_ev: Mapped[float] = mapped_column(Float)
+    e_a_err_ev: Mapped[float | None] = mapped_column(Float, comment="NULL with 2 temperatures")
+    d0_cm2_s: Mapped[float] = mapped_column(Float)
+    d_300k_cm2_s: Mapped[float] = mapped_column(Float)
+    d_300k_low_cm2_s: Mapped[float | None] = mapped_column(Float)
+    d_300k_high_cm2_s: Mapped[float | None] = mapped_column(Float)
+    sigma_300k_ms_cm: Mapped[float | None] = mapped_column(Float)
+    sigma_300k_low_ms_cm: Mapped[float | None] = mapped_column(Float)
+    sigma_300k_high_ms_cm: Mapped[float | None] = mapped_column(Float)
+    temperatures_json: Mapped[str] = mapped_column(Text, comment="K, the stable runs used")
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

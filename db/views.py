@@ -57,7 +57,7 @@ COMPOSITION_SUMMARY_COLUMNS = (
     "neb_barrier_ev",
 )
 
-COMPOSITION_SUMMARY_V1 = """
+_SUMMARY_TEMPLATE = """
 WITH relaxed AS (
     SELECT
         cs.campaign_id,
@@ -116,11 +116,7 @@ SELECT
     best.gamma AS gamma,
     best.volume_per_atom AS volume_per_atom,
     best.density_g_cm3 AS density_g_cm3,
-    CAST(NULL AS DOUBLE PRECISION) AS e_a_ev,
-    CAST(NULL AS DOUBLE PRECISION) AS e_a_err_ev,
-    CAST(NULL AS DOUBLE PRECISION) AS d_300k_cm2_s,
-    CAST(NULL AS DOUBLE PRECISION) AS sigma_300k_ms_cm,
-    CAST(NULL AS DOUBLE PRECISION) AS neb_barrier_ev
+{transport}    CAST(NULL AS DOUBLE PRECISION) AS neb_barrier_ev
 FROM pairs AS pr
 JOIN composition AS co ON co.id = pr.composition_id
 JOIN campaign AS ca ON ca.id = co.campaign_id
@@ -131,7 +127,33 @@ LEFT JOIN relaxed AS best
     ON best.composition_id = pr.composition_id
     AND best.potential_id = pr.potential_id
     AND best.energy_rank = 1
+{joins}"""
+
+_NO_TRANSPORT = """    CAST(NULL AS DOUBLE PRECISION) AS e_a_ev,
+    CAST(NULL AS DOUBLE PRECISION) AS e_a_err_ev,
+    CAST(NULL AS DOUBLE PRECISION) AS d_300k_cm2_s,
+    CAST(NULL AS DOUBLE PRECISION) AS sigma_300k_ms_cm,
 """
+
+# V2: E_a, D(300 K) and sigma(300 K) of the total direction from the Arrhenius fit of the
+# composition's lowest-energy structure (the one whose lattice the row shows), own MD only.
+_ARRHENIUS_TRANSPORT = """    ar.e_a_ev AS e_a_ev,
+    ar.e_a_err_ev AS e_a_err_ev,
+    ar.d_300k_cm2_s AS d_300k_cm2_s,
+    ar.sigma_300k_ms_cm AS sigma_300k_ms_cm,
+"""
+
+_ARRHENIUS_JOIN = """LEFT JOIN arrhenius AS ar
+    ON ar.structure_id = best.structure_id
+    AND ar.potential_id = best.potential_id
+    AND ar.direction = 'total'
+    AND ar.source = 'mlip'
+"""
+
+COMPOSITION_SUMMARY_V1 = _SUMMARY_TEMPLATE.format(transport=_NO_TRANSPORT, joins="")
+COMPOSITION_SUMMARY_V2 = _SUMMARY_TEMPLATE.format(
+    transport=_ARRHENIUS_TRANSPORT, joins=_ARRHENIUS_JOIN
+)
 
 
 class SQLExecutor(Protocol):

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from db.engine import make_engine
 from db.errors import DatabaseError, SchemaDriftError
-from db.migrate import check, current_revision, downgrade, is_empty, upgrade
+from db.migrate import check, current_revision, downgrade, head_revision, is_empty, upgrade
 from db.models import Base
 from db.views import VIEW_NAMES
 
@@ -35,7 +35,7 @@ def test_upgrade_creates_every_table_and_view(
     tables, views = _tables_and_views(database_url)
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
     assert views == set(VIEW_NAMES)
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == head_revision()
     assert not is_empty(database_url)
 
 
@@ -64,5 +64,15 @@ def test_downgrade_to_base_then_upgrade_again(migrated_url: str) -> None:
     assert current_revision(migrated_url) is None
 
     upgrade(migrated_url)
-    assert current_revision(migrated_url) == "0001"
+    assert current_revision(migrated_url) == head_revision()
+    check(migrated_url)
+
+
+def test_step_down_to_0001_restores_the_v1_view(migrated_url: str) -> None:
+    downgrade(migrated_url, "0001")
+    tables, views = _tables_and_views(migrated_url)
+    assert "md_run" not in tables and "arrhenius" not in tables
+    assert views == set(VIEW_NAMES)
+    upgrade(migrated_url)
+    assert current_revision(migrated_url) == "0002"
     check(migrated_url)
