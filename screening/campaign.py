@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     ValidationError,
@@ -156,6 +157,47 @@ class FarmSpec(_Strict):
     max_attempts: PositiveInt = Field(2, description="tries per job before it is failed")
 
 
+class StabilitySpec(_Strict):
+    """When an MD run stops being trustworthy (and, later, data to learn)."""
+
+    temperature_window: tuple[PositiveFloat, PositiveFloat] = (0.5, 1.5)  # x target T
+    min_distance: PositiveFloat = Field(0.6, description="Å between any two atoms")
+    framework_msd_max: PositiveFloat = Field(1.0, description="Å^2: framework melting")
+
+    @field_validator("temperature_window")
+    @classmethod
+    def _window_is_ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < 1.0 < value[1]:
+            raise ValueError(f"{list(value)} must be [low, high] with low < 1 < high")
+        return value
+
+
+class MdSpec(_Strict):
+    """Stage md (one job per candidate structure and temperature) and its Arrhenius fit."""
+
+    enabled: bool = True
+    temperatures: list[PositiveFloat] = Field(min_length=1, description="K")
+    timestep_fs: PositiveFloat = 2.0
+    steps: PositiveInt = 25_000
+    equilibration_steps: NonNegativeInt = 2_500
+    sample_every: PositiveInt = 10
+    thermostat: Literal["langevin", "nose-hoover", "bussi"] = "langevin"
+    supercell_min_length: PositiveFloat = Field(10.0, description="Å")
+    seed: int = 1
+    hop_length: PositiveFloat = Field(2.5, description="Å, for N_eff of He et al. 2018")
+    compositions: list[str] = Field(
+        default_factory=list, description="reduced formulas to run MD on; empty: all"
+    )
+    stability: StabilitySpec = StabilitySpec()
+
+    @field_validator("temperatures")
+    @classmethod
+    def _distinct(cls, value: list[float]) -> list[float]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"temperatures {value} are listed twice")
+        return value
+
+
 class CampaignSpec(_Strict):
     """The whole campaign file."""
 
@@ -172,11 +214,18 @@ class CampaignSpec(_Strict):
     relax: RelaxSpec = RelaxSpec()
     hull: HullSpec = HullSpec()
     farm: FarmSpec = FarmSpec()
+    md: MdSpec | None = None
 
     @field_validator("name")
     @classmethod
     def _name_is_legal(cls, value: str) -> str:
         return check_name(value)
+
+    @model_validator(mode="after")
+    def _md_needs_mobile_species(self) -> CampaignSpec:
+        if self.md is not None and self.md.enabled and self.mobile_species is None:
+            raise ValueError("[md] needs mobile_species (the ion whose diffusion is measured)")
+        return self
 
     @field_validator("mobile_species")
     @classmethod
