@@ -10,7 +10,17 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from db.errors import DatabaseError
-from db.models import Campaign, CampaignStructure, Hull, Job, Potential, Relaxation, Structure
+from db.models import (
+    Arrhenius,
+    Campaign,
+    CampaignStructure,
+    Composition,
+    Hull,
+    Job,
+    Potential,
+    Relaxation,
+    Structure,
+)
 from db.views import COMPOSITION_SUMMARY, COMPOSITION_SUMMARY_COLUMNS
 
 _SUMMARY_SQL = text(
@@ -157,5 +167,37 @@ def structure_results(connection: Connection, campaign_name: str) -> list[dict[s
         )
         .where(Campaign.name == campaign_name)
         .order_by(CampaignStructure.role, Structure.formula, Structure.id)
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+def transport_results(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
+    """Arrhenius fits (total direction) of the campaign's candidate structures.
+
+    Columns: formula, structure_id, source, e_a_ev, e_a_err_ev, d_300k_cm2_s, sigma_300k_ms_cm
+    and its 95% interval (sigma_300k_low_ms_cm, sigma_300k_high_ms_cm), temperatures_json (K).
+    """
+    statement = (
+        select(
+            Composition.formula,
+            Arrhenius.structure_id,
+            Arrhenius.source,
+            Arrhenius.e_a_ev,
+            Arrhenius.e_a_err_ev,
+            Arrhenius.d_300k_cm2_s,
+            Arrhenius.sigma_300k_ms_cm,
+            Arrhenius.sigma_300k_low_ms_cm,
+            Arrhenius.sigma_300k_high_ms_cm,
+            Arrhenius.temperatures_json,
+        )
+        .join(CampaignStructure, CampaignStructure.structure_id == Arrhenius.structure_id)
+        .join(Composition, Composition.id == CampaignStructure.composition_id)
+        .join(Campaign, Campaign.id == CampaignStructure.campaign_id)
+        .where(
+            Campaign.name == campaign_name,
+            Arrhenius.potential_id == Campaign.potential_id,
+            Arrhenius.direction == "total",
+        )
+        .order_by(Composition.formula, Arrhenius.structure_id)
     )
     return [dict(row) for row in connection.execute(statement).mappings()]

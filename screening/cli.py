@@ -8,6 +8,7 @@ written before a campaign is valid.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -58,6 +59,15 @@ DatabaseOption = Annotated[
     ),
 ]
 CampaignArgument = Annotated[Path, typer.Argument(help="Campaign TOML file.")]
+ArtifactsOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--artifacts",
+        help="Artifact store for trajectories and MSD curves (default: $SCREENING_ARTIFACTS, "
+        "else artifacts/ beside a SQLite file, else ./artifacts). Workers write to it: use a "
+        "shared filesystem with a remote scheduler.",
+    ),
+]
 
 
 @contextmanager
@@ -139,8 +149,10 @@ def run(
         Optional[int],  # noqa: UP045
         typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
     ] = None,
+    artifacts: ArtifactsOption = None,
 ) -> None:
-    """Enumerate if needed, then relax every structure on the farm and compute E_hull.
+    """Enumerate if needed, then run every stage on the farm: relax, E_hull, and with [md]
+    the MD at each temperature and the Arrhenius fits (D, E_a, sigma).
 
     Resumable: rerunning the same command skips finished jobs, reclaims jobs of a
     killed run and retries failed ones that have attempts left.
@@ -150,7 +162,7 @@ def run(
         from screening.driver import RunOptions
 
         url = _ready_database(database, plan)
-        _run(plan, url, RunOptions(scheduler=scheduler, workers=workers))
+        _run(plan, url, RunOptions(scheduler=scheduler, workers=workers, artifact_root=artifacts))
 
 
 @app.command()
@@ -160,6 +172,7 @@ def demo(
         Optional[int],  # noqa: UP045
         typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
     ] = None,
+    artifacts: ArtifactsOption = None,
 ) -> None:
     """Run the built-in demo: Li3InCl6 with In/Y and Br/Cl mixing, CHGNet, SQLite, local Dask."""
     with _user_errors():
@@ -168,7 +181,7 @@ def demo(
 
         url = _ready_database(database, plan)
         console.print(f"demo campaign {DEMO_CAMPAIGN.relative_to(REPO_ROOT)} into {url}")
-        _run(plan, url, RunOptions(workers=workers))
+        _run(plan, url, RunOptions(workers=workers, artifact_root=artifacts))
 
 
 @app.command()
@@ -297,6 +310,34 @@ def _print_summary(url: str, name: str) -> None:
             *(_fmt(row[key], "{:.2f}") for key in ("a", "b", "c")),
             _fmt(row["beta"], "{:.1f}"),
             _fmt(row["volume_per_atom"], "{:.2f}"),
+        )
+    console.print(table)
+    with make_engine(url).connect() as connection:
+        transport = queries.transport_results(connection, name)
+    if transport:
+        _print_transport(transport)
+
+
+def _print_transport(rows: list[dict]) -> None:
+    table = Table(
+        *("formula", "structure", "T (K)", "E_a (eV)", "D(300 K)", "σ(300 K)", "σ 95% interval"),
+        title="ion transport from MD (Arrhenius fit of the total D)",
+        caption="D cm²/s, σ mS/cm (Nernst-Einstein); extrapolated from the temperatures fitted",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for row in rows:
+        error = row["e_a_err_ev"]
+        low, high = row["sigma_300k_low_ms_cm"], row["sigma_300k_high_ms_cm"]
+        table.add_row(
+            row["formula"],
+            str(row["structure_id"]),
+            ",".join(f"{t:g}" for t in json.loads(row["temperatures_json"])),
+            f"{row['e_a_ev']:.3f}" + ("" if error is None else f" ± {error:.3f}"),
+            f"{row['d_300k_cm2_s']:.2e}",
+            _fmt(row["sigma_300k_ms_cm"], "{:.3g}"),
+            "-" if low is None else f"[{low:.2g}, {high:.2g}]",
         )
     console.print(table)
 

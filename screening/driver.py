@@ -9,17 +9,20 @@ jobs that still have attempts left, and skips done ones, so nothing is done twic
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pymatgen.core import Structure as PmgStructure
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.artifacts import default_artifact_root
 from db.models import Campaign, CampaignStructure, Job, Structure
 from screening.campaign import CampaignPlan
 from screening.enumeration import enumerate_campaign
@@ -35,7 +38,9 @@ from screening.hull import HullError
 from screening.progress import Progress, SilentProgress
 from screening.references import elemental_reference
 from screening.stages import STAGES
+from screening.stages.arrhenius import update_arrhenius
 from screening.stages.hull import update_hull
+from screening.stages.md import plan_md_jobs
 from screening.store import (
     ensure_campaign,
     ensure_job,
@@ -49,8 +54,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Where to run: a scheduler address (else a LocalCluster of ``workers``)."""
+    """Where to run (a scheduler address, else a LocalCluster of ``workers``) and where the
+    artifact store lives (workers write to it: a shared filesystem on a cluster)."""
 
+    artifact_root: Path | None = None  # None: db.artifacts.default_artifact_root(URL)
     scheduler: str | None = None
     workers: int | None = None
     window: int | None = None
@@ -64,17 +71,23 @@ class RunSummary:
     already_done: int = 0
     failed_total: int = 0
     hull_error: str | None = None
+    arrhenius_fits: int = 0
     failures: list[str] = field(default_factory=list)
 
 
 def prepare_campaign(session: Session, plan: CampaignPlan, progress: Progress) -> Campaign:
-    """Register the campaign, enumerate its structures, add references, create relax jobs."""
+    """Register the campaign, enumerate its structures, add references, and create the
+    relax jobs and the md jobs of structures already relaxed."""
     potential = ensure_potential(session, plan.potential)
     campaign = ensure_campaign(session, plan.spec.name, plan.spec.to_json(), potential)
     session.commit()
     enumerate_campaign(session, plan, campaign, progress)
     _add_references(session, plan, campaign)
     _create_relax_jobs(session, plan, campaign)
+    for relax_job in session.scalars(
+        select(Job).where(_campaign_jobs(campaign), Job.kind == "relax", Job.status == "done")
+    ):
+        plan_md_jobs(session, plan, relax_job)
     session.commit()
     return campaign
 
@@ -85,7 +98,8 @@ def run_campaign(
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
 ) -> RunSummary:
-    """Run every pending job of the campaign on the farm and update its hull."""
+    """Run every pending job of the campaign on the farm (md jobs join as their relaxations
+    finish), then update its hull and Arrhenius fits."""
     progress = progress or SilentProgress()
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions() as session:
@@ -94,12 +108,18 @@ def run_campaign(
         summary.already_done = _reclaim(session, campaign, plan.spec.farm.max_attempts)
         pending = _pending_job_ids(session, campaign)
     if pending:
+        root = options.artifact_root or default_artifact_root(
+            engine.url.render_as_string(hide_password=False)
+        )
+        options = dataclasses.replace(options, artifact_root=root)
         _run_jobs(sessions, plan, pending, options, progress, summary)
     with sessions() as session:
+        current = session.get(Campaign, campaign.id)
         try:
-            update_hull(session, session.get(Campaign, campaign.id))
+            update_hull(session, current)
         except HullError as err:
             summary.hull_error = str(err)
+        summary.arrhenius_fits = update_arrhenius(session, current)
         summary.failed_total = len(
             session.scalars(
                 select(Job.id).where(_campaign_jobs(campaign), Job.status == "failed")
@@ -117,25 +137,47 @@ def _run_jobs(
     summary: RunSummary,
 ) -> None:
     max_attempts = plan.spec.farm.max_attempts
-    progress.start("relax", len(job_ids))
+    with sessions() as session:
+        kinds = dict(session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids))).all())
+    for stage in sorted({*kinds.values(), *_followup_kinds(plan)}, key=_priority):
+        progress.start(stage, sum(kind == stage for kind in kinds.values()))
     with open_client(options.scheduler, options.workers, max_attempts) as client:
         workers = len(client.scheduler_info(n_workers=-1)["workers"]) or 1
         threads = local_torch_threads(workers) if options.scheduler is None else None
-        queue = _TaskQueue(sessions, job_ids, plan.spec.potential, threads)
+        queue = _TaskQueue(sessions, job_ids, plan.spec.potential, threads, options.artifact_root)
         window = options.window or max(8, 4 * workers)
         progress.note(f"farm: {workers} workers{dashboard_note(client)}")
         for outcome in run_tasks(client, queue, window):
-            retry = _persist(sessions, outcome, max_attempts, summary)
+            kind, retry, followups = _persist(sessions, plan, outcome, max_attempts, summary)
             if retry:
                 queue.retry(outcome.job_id)
-            else:
-                progress.advance("relax", ok=outcome.ok)
+                continue
+            progress.advance(kind, ok=outcome.ok)
+            for followup in followups:
+                progress.add(STAGES["md"].name)
+                queue.add(followup)
+
+
+def _followup_kinds(plan: CampaignPlan) -> set[str]:
+    return {"md"} if plan.spec.md is not None and plan.spec.md.enabled else set()
+
+
+def _priority(kind: str) -> int:
+    return STAGES[kind].priority
 
 
 def _persist(
-    sessions: sessionmaker[Session], outcome: TaskOutcome, max_attempts: int, summary: RunSummary
-) -> bool:
-    """Store one outcome with its job's status in one transaction; True means retry it."""
+    sessions: sessionmaker[Session],
+    plan: CampaignPlan,
+    outcome: TaskOutcome,
+    max_attempts: int,
+    summary: RunSummary,
+) -> tuple[str, bool, list[int]]:
+    """Store one outcome with its job's status in one transaction.
+
+    Returns the job's kind, whether to retry it, and the ids of the jobs it unlocked
+    (the md jobs of a finished relaxation), created in the same transaction.
+    """
     with sessions() as session, session.begin():
         job = session.get(Job, outcome.job_id)
         job.worker = outcome.worker or job.worker
@@ -144,23 +186,23 @@ def _persist(
             job.status, job.error = "done", None
             job.finished_at = dt.datetime.now(dt.UTC)
             summary.done += 1
-            return False
+            return job.kind, False, plan_md_jobs(session, plan, job)
         job.error = outcome.error
         if outcome.retryable and job.attempts < max_attempts:
             log.warning(
                 "job %d failed (attempt %d), retrying: %s", job.id, job.attempts, outcome.error
             )
-            return True
+            return job.kind, True, []
         job.status = "failed"
         job.finished_at = dt.datetime.now(dt.UTC)
         summary.failed += 1
-        summary.failures.append(f"job {job.id}: {outcome.error.splitlines()[0]}")
-        return False
+        summary.failures.append(f"job {job.id} ({job.kind}): {outcome.error.splitlines()[0]}")
+        return job.kind, False, []
 
 
 class _TaskQueue:
-    """Tasks for pending jobs, read from the database lazily, plus retries; never exhausted
-    for good, so a retry queued after the last job still runs."""
+    """Tasks for pending jobs, read from the database lazily, then retries and unlocked
+    follow-up jobs; never exhausted for good, so work queued after the last job still runs."""
 
     def __init__(
         self,
@@ -168,37 +210,50 @@ class _TaskQueue:
         job_ids: list[int],
         potential: str,
         torch_threads: int | None,
+        artifact_root: Path,
     ) -> None:
         self._sessions = sessions
         self._ids: Iterator[int] = iter(job_ids)
         self._retries: deque[int] = deque()
+        self._followups: deque[int] = deque()
         self._potential = potential
         self._threads = torch_threads
+        self._artifact_root = str(artifact_root)
 
     def __iter__(self) -> _TaskQueue:
         return self
 
     def __next__(self) -> Task:
-        job_id = self._retries.popleft() if self._retries else next(self._ids)
+        if self._retries:
+            return self._claim(self._retries.popleft())
+        job_id = next(self._ids, None)
+        if job_id is None and self._followups:
+            job_id = self._followups.popleft()
+        if job_id is None:
+            raise StopIteration
         return self._claim(job_id)
 
     def retry(self, job_id: int) -> None:
         self._retries.append(job_id)
 
+    def add(self, job_id: int) -> None:
+        self._followups.append(job_id)
+
     def _claim(self, job_id: int) -> Task:
         with self._sessions() as session, session.begin():
             job = session.get(Job, job_id)
-            structure = session.get(Structure, job.structure_id)
+            stage = STAGES[job.kind]
             job.status = "running"
             job.attempts += 1
             job.started_at = dt.datetime.now(dt.UTC)
             payload = {
                 "params": json.loads(job.params_json),
-                "structure_json": structure.structure_json,
+                "structure_json": stage.structure_input(session, job),
                 "potential": self._potential,
                 "torch_threads": self._threads,
+                "artifact_root": self._artifact_root,
             }
-            return Task(job_id, STAGES[job.kind].run, payload)
+            return Task(job_id, stage.run, payload)
 
 
 def _campaign_jobs(campaign: Campaign):
@@ -224,11 +279,11 @@ def _reclaim(session: Session, campaign: Campaign, max_attempts: int) -> int:
 
 
 def _pending_job_ids(session: Session, campaign: Campaign) -> list[int]:
-    return list(
-        session.scalars(
-            select(Job.id).where(_campaign_jobs(campaign), Job.status == "pending").order_by(Job.id)
-        )
-    )
+    """Pending jobs, cheap stages first (relaxations before MD)."""
+    rows = session.execute(
+        select(Job.id, Job.kind).where(_campaign_jobs(campaign), Job.status == "pending")
+    ).all()
+    return [job_id for job_id, kind in sorted(rows, key=lambda r: (_priority(r[1]), r[0]))]
 
 
 def _add_references(session: Session, plan: CampaignPlan, campaign: Campaign) -> None:

@@ -1,7 +1,7 @@
 """NVT molecular dynamics with any ASE calculator, watched by a stability monitor.
 
-The monitor is an observer of the integrator: a temperature outside the window (checked
-in production, after equilibration has shared the kinetic energy out), two
+The monitor is an observer of the integrator: a temperature outside the window (averaged
+over the thermostat time, checked in production, after equilibration), two
 atoms closer than ``min_distance_ang``, NaN or exploding energies, or a melting framework
 stop the run at that step (the catastrophic point) and mark it unstable with the reason.
 The frames just before that point are kept for later learning. Positions are recorded
@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
+from ase.constraints import FixCom
 from ase.geometry import get_distances
 from ase.md.bussi import Bussi
 from ase.md.langevin import Langevin
@@ -124,8 +125,14 @@ def _integrator(atoms: Atoms, settings: MDSettings, rng: np.random.Generator) ->
     timestep = settings.timestep_fs * units.fs
     damping = settings.thermostat_time_fs * units.fs
     if settings.thermostat == "langevin":
+        atoms.set_constraint(FixCom())  # ASE's recommended replacement for fixcm=True
         return Langevin(
-            atoms, timestep, temperature_K=settings.temperature_k, friction=1 / damping, rng=rng
+            atoms,
+            timestep,
+            temperature_K=settings.temperature_k,
+            friction=1 / damping,
+            fixcm=False,
+            rng=rng,
         )
     if settings.thermostat == "nose-hoover":
         return NoseHooverChainNVT(
@@ -144,8 +151,15 @@ class _Recorder:
         self._frames: list[tuple[np.ndarray, np.ndarray, float, float, float]] = []
         self._recent: deque = deque(maxlen=settings.pre_failure_frames)
         self._start_energy = atoms.get_potential_energy() / len(atoms)
-        framework = np.array([s != settings.mobile_species for s in atoms.get_chemical_symbols()])
-        self._framework = framework if framework.any() else np.ones(len(atoms), bool)
+        # The window applies to the temperature averaged over the thermostat time: small
+        # cells fluctuate by T*sqrt(2/3N) per step, which is not an instability.
+        self._smoothed_k = settings.temperature_k
+        self._smoothing = min(1.0, settings.timestep_fs / settings.thermostat_time_fs)
+        # Framework: every atom not of the mobile species (none in an elemental liquid, where
+        # the melting check does not apply).
+        self._framework = np.array(
+            [s != settings.mobile_species for s in atoms.get_chemical_symbols()]
+        )
         self._framework_start = atoms.positions[self._framework].copy()
 
     def observe(self) -> None:
@@ -176,11 +190,15 @@ class _Recorder:
         rise = energy / len(self.atoms) - self._start_energy
         if rise > criteria.max_energy_rise_ev_atom:
             self._stop(f"energy exploded by {rise:.3g} eV/atom", frame)
+        self._smoothed_k += self._smoothing * (temperature - self._smoothed_k)
         low, high = (f * self.settings.temperature_k for f in criteria.temperature_window)
         in_production = self.step >= max(1, self.settings.equilibration_steps)
-        if in_production and not low <= temperature <= high:
+        if in_production and not low <= self._smoothed_k <= high:
             self._stop(
-                f"temperature {temperature:.0f} K left the window [{low:.0f}, {high:.0f}] K", frame
+                f"temperature {self._smoothed_k:.0f} K (averaged over "
+                f"{self.settings.thermostat_time_fs:g} fs) left the window "
+                f"[{low:.0f}, {high:.0f}] K",
+                frame,
             )
 
     def _check_geometry(self) -> None:
@@ -190,6 +208,8 @@ class _Recorder:
         closest = float(distances.min())
         if closest < criteria.min_distance_ang:
             self._stop(f"two atoms {closest:.2f} Å apart (limit {criteria.min_distance_ang} Å)")
+        if not self._framework.any():
+            return
         moved = self.atoms.positions[self._framework] - self._framework_start
         moved -= moved.mean(axis=0)
         msd = float((moved**2).sum(axis=1).mean())

@@ -19,6 +19,9 @@ class Progress(Protocol):
     def advance(self, stage: str, ok: bool = True) -> None:
         """One unit of ``stage`` finished (``ok`` false: it failed)."""
 
+    def add(self, stage: str, count: int = 1) -> None:
+        """``count`` more units of ``stage`` became known (follow-up jobs)."""
+
     def note(self, text: str) -> None:
         """A line worth telling the user."""
 
@@ -30,6 +33,9 @@ class SilentProgress:
         log.info("%s: %d to do", stage, total)
 
     def advance(self, stage: str, ok: bool = True) -> None:
+        return None
+
+    def add(self, stage: str, count: int = 1) -> None:
         return None
 
     def note(self, text: str) -> None:

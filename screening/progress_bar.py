@@ -31,6 +31,7 @@ class RichProgress:
         )
         self._tasks: dict[str, TaskID] = {}
         self._failed: dict[str, int] = {}
+        self._totals: dict[str, int] = {}
 
     def __enter__(self) -> RichProgress:
         self._bars.start()
@@ -43,6 +44,7 @@ class RichProgress:
 
     def start(self, stage: str, total: int) -> None:
         self._failed[stage] = 0
+        self._totals[stage] = total
         if stage in self._tasks:
             self._bars.reset(self._tasks[stage], total=total, failed=0)
         else:
@@ -52,6 +54,10 @@ class RichProgress:
         if not ok:
             self._failed[stage] += 1
         self._bars.update(self._tasks[stage], advance=1, failed=self._failed[stage])
+
+    def add(self, stage: str, count: int = 1) -> None:
+        self._totals[stage] += count
+        self._bars.update(self._tasks[stage], total=self._totals[stage])
 
     def note(self, text: str) -> None:
         self._bars.console.print(text, highlight=False)

@@ -1,9 +1,11 @@
 """The stage registry: each stage is a pure worker function plus a driver-side persister.
 
-A stage's worker function takes a plain-data payload (``params`` of the job, the
-structure as JSON, the potential spec, torch threads) and returns plain data; its
-persister writes that result into the database in the same transaction that marks the
-job done. New stages (md, neb, ...) register here.
+A stage's worker function takes a plain-data payload (``params`` of the job, its input
+structure as JSON, the potential spec, torch threads, the artifact root) and returns
+plain data; ``structure_input`` reads that input structure in the driver (the stored
+structure for relax, the relaxed one for md); the persister writes the result into the
+database in the same transaction that marks the job done. New stages register here;
+``priority`` orders pending work (lower first: cheap, informative relaxations before MD).
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db.models import Job
-from screening.stages import relax
+from db.models import Job, Structure
+from screening.stages import md, relax
 
 Persister = Callable[[Session, Job, dict[str, Any]], None]
 WorkerFunction = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+InputReader = Callable[[Session, Job], str]
+
+
+def stored_structure(session: Session, job: Job) -> str:
+    return session.get(Structure, job.structure_id).structure_json
 
 
 @dataclass(frozen=True)
@@ -26,8 +35,11 @@ class Stage:
     name: str
     run: WorkerFunction
     persist: Persister
+    structure_input: InputReader
+    priority: int
 
 
 STAGES: dict[str, Stage] = {
-    "relax": Stage("relax", relax.run_relax, relax.persist_relax),
+    "relax": Stage("relax", relax.run_relax, relax.persist_relax, stored_structure, 0),
+    "md": Stage("md", md.run_md_task, md.persist_md, md.md_input, 1),
 }
