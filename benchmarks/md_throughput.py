@@ -1,0 +1,64 @@
+"""MD throughput per potential and cell size: steps/s and atom-steps/s on this machine.
+
+Langevin NVT at 600 K on Li3InCl6 cells (20, 80, 160 atoms) with CHGNet, and fcc Cu
+(32, 108, 256 atoms) with EMT, one torch thread, under the stability monitor, as the
+md stage runs them. Run: .venv/bin/python benchmarks/md_throughput.py [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from ase.build import bulk
+
+from enumerate import prototypes
+from screening.md import MDSettings, run_md
+from screening.potentials import PotentialSpec, load_calculator
+from screening.structures import to_structure
+
+CASES = {
+    "chgnet": ("Li", [(1, 1, 1), (2, 1, 2), (2, 2, 2)]),
+    "emt": ("Cu", [(2, 2, 2), (3, 3, 3), (4, 4, 4)]),
+}
+
+
+def _cell(potential: str, repeat: tuple[int, int, int]):
+    if potential == "chgnet":
+        return prototypes.build_prototype("Li3InCl6").make_supercell(list(repeat), in_place=False)
+    return to_structure(bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=100)
+    steps = parser.parse_args().steps
+    torch.set_num_threads(1)
+    print(f"{'potential':<8} {'atoms':>6} {'steps/s':>9} {'atom-steps/s':>13}")
+    for name, (mobile, repeats) in CASES.items():
+        calculator = load_calculator(PotentialSpec.parse(name), "cpu")
+        for repeat in repeats:
+            cell = _cell(name, repeat)
+            settings = MDSettings(
+                temperature_k=600,
+                steps=steps,
+                equilibration_steps=0,
+                sample_every=10,
+                mobile_species=mobile,
+            )
+            run_md(
+                cell,
+                calculator,
+                MDSettings(
+                    temperature_k=600, steps=2, mobile_species=mobile, equilibration_steps=0
+                ),
+            )  # warm-up
+            started = time.perf_counter()
+            run_md(cell, calculator, settings)
+            rate = steps / (time.perf_counter() - started)
+            print(f"{name:<8} {len(cell):>6} {rate:>9.2f} {rate * len(cell):>13.0f}")
+
+
+if __name__ == "__main__":
+    main()
