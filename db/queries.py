@@ -71,7 +71,7 @@ def job_status_counts(session: Session, campaign_id: int) -> list[StatusCount]:
     """
     statement = (
         select(Job.kind, Job.status, func.count())
-        .where(_in_campaign(campaign_id))
+        .where(jobs_in_campaign(campaign_id))
         .group_by(Job.kind, Job.status)
         .order_by(Job.kind, Job.status)
     )
@@ -92,14 +92,14 @@ def failed_jobs(session: Session, campaign_id: int, limit: int = 20) -> list[Fai
             Job.finished_at,
         )
         .join(Structure, Structure.id == Job.structure_id)
-        .where(_in_campaign(campaign_id), Job.status == "failed")
+        .where(jobs_in_campaign(campaign_id), Job.status == "failed")
         .order_by(Job.finished_at.desc().nulls_last(), Job.id.desc())
         .limit(limit)
     )
     return [FailedJob(*row) for row in session.execute(statement)]
 
 
-def _in_campaign(campaign_id: int) -> ColumnElement[bool]:
+def jobs_in_campaign(campaign_id: int) -> ColumnElement[bool]:
     """Condition on Job: its structure is in the campaign and it uses the campaign's potential."""
     members = select(CampaignStructure.structure_id).where(
         CampaignStructure.campaign_id == campaign_id

@@ -59,6 +59,10 @@ DatabaseOption = Annotated[
     ),
 ]
 CampaignArgument = Annotated[Path, typer.Argument(help="Campaign TOML file.")]
+WorkersOption = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
+]
 ArtifactsOption = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option(
@@ -145,10 +149,7 @@ def run(
         Optional[str],  # noqa: UP045
         typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
     ] = None,
-    workers: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
-    ] = None,
+    workers: WorkersOption = None,
     artifacts: ArtifactsOption = None,
 ) -> None:
     """Enumerate if needed, then run every stage on the farm: relax, E_hull, and with [md]
@@ -168,10 +169,7 @@ def run(
 @app.command()
 def demo(
     database: DatabaseOption = None,
-    workers: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
-    ] = None,
+    workers: WorkersOption = None,
     artifacts: ArtifactsOption = None,
 ) -> None:
     """Run the built-in demo: Li3InCl6 with In/Y and Br/Cl mixing, CHGNet, SQLite, local Dask."""
@@ -288,7 +286,8 @@ def _print_summary(url: str, name: str) -> None:
     from db import queries
     from db.engine import make_engine
 
-    rows = queries.composition_summary(make_engine(url), name)
+    engine = make_engine(url)
+    rows = queries.composition_summary(engine, name)
     table = Table(
         *("formula", "n", "E", "E_hull", "stable", "a", "b", "c", "β", "V"),
         title=f"campaign {name}: composition_summary",
@@ -312,8 +311,9 @@ def _print_summary(url: str, name: str) -> None:
             _fmt(row["volume_per_atom"], "{:.2f}"),
         )
     console.print(table)
-    with make_engine(url).connect() as connection:
+    with engine.connect() as connection:
         transport = queries.transport_results(connection, name)
+    engine.dispose()
     if transport:
         _print_transport(transport)
 

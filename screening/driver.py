@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.artifacts import default_artifact_root
 from db.models import Campaign, CampaignStructure, Job, Structure
+from db.queries import jobs_in_campaign
 from screening.campaign import CampaignPlan
 from screening.enumeration import enumerate_campaign
 from screening.farm import (
@@ -85,7 +86,7 @@ def prepare_campaign(session: Session, plan: CampaignPlan, progress: Progress) -
     _add_references(session, plan, campaign)
     _create_relax_jobs(session, plan, campaign)
     for relax_job in session.scalars(
-        select(Job).where(_campaign_jobs(campaign), Job.kind == "relax", Job.status == "done")
+        select(Job).where(jobs_in_campaign(campaign.id), Job.kind == "relax", Job.status == "done")
     ):
         plan_md_jobs(session, plan, relax_job)
     session.commit()
@@ -122,7 +123,7 @@ def run_campaign(
         summary.arrhenius_fits = update_arrhenius(session, current)
         summary.failed_total = len(
             session.scalars(
-                select(Job.id).where(_campaign_jobs(campaign), Job.status == "failed")
+                select(Job.id).where(jobs_in_campaign(campaign.id), Job.status == "failed")
             ).all()
         )
     return summary
@@ -256,16 +257,9 @@ class _TaskQueue:
             return Task(job_id, stage.run, payload)
 
 
-def _campaign_jobs(campaign: Campaign):
-    structure_ids = select(CampaignStructure.structure_id).where(
-        CampaignStructure.campaign_id == campaign.id
-    )
-    return (Job.structure_id.in_(structure_ids)) & (Job.potential_id == campaign.potential_id)
-
-
 def _reclaim(session: Session, campaign: Campaign, max_attempts: int) -> int:
     """Reset stale running jobs and retryable failed ones to pending; count done jobs."""
-    in_campaign = _campaign_jobs(campaign)
+    in_campaign = jobs_in_campaign(campaign.id)
     session.execute(
         update(Job).where(in_campaign, Job.status == "running").values(status="pending")
     )
@@ -281,7 +275,7 @@ def _reclaim(session: Session, campaign: Campaign, max_attempts: int) -> int:
 def _pending_job_ids(session: Session, campaign: Campaign) -> list[int]:
     """Pending jobs, cheap stages first (relaxations before MD)."""
     rows = session.execute(
-        select(Job.id, Job.kind).where(_campaign_jobs(campaign), Job.status == "pending")
+        select(Job.id, Job.kind).where(jobs_in_campaign(campaign.id), Job.status == "pending")
     ).all()
     return [job_id for job_id, kind in sorted(rows, key=lambda r: (_priority(r[1]), r[0]))]
 

@@ -16,8 +16,8 @@ from screening.store import ensure_composition, ensure_structure, link_structure
 
 def enumerate_campaign(
     session: Session, plan: CampaignPlan, campaign: Campaign, progress: Progress
-) -> int:
-    """Generate the missing structures of every composition; return how many were added.
+) -> None:
+    """Generate the missing structures of every composition.
 
     A composition that already holds ``structures_per_composition`` candidates is
     skipped, so a rerun costs nothing. Seeds are ``seed + k`` for the k-th structure;
@@ -25,7 +25,6 @@ def enumerate_campaign(
     """
     spec = plan.spec.enumeration
     progress.start("enumerate", len(plan.compositions))
-    added = 0
     for point in plan.compositions:
         composition = ensure_composition(
             session,
@@ -56,10 +55,8 @@ def enumerate_campaign(
                 }
                 row = ensure_structure(session, result.structure, "sqs", origin)
                 link_structure(session, campaign, row, "candidate", composition)
-                added += 1
         session.commit()
         progress.advance("enumerate")
-    return added
 
 
 def _candidate_count(
