@@ -19,6 +19,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ase.calculators.calculator import Calculator
 
@@ -120,21 +121,23 @@ def default_device() -> str:
 
 
 @functools.cache
-def load_calculator(spec: PotentialSpec, device: str) -> Calculator:
+def load_calculator(spec: PotentialSpec, device: str, need_stress: bool = True) -> Calculator:
     """Build the calculator for a spec, once per process (workers reuse it for every task).
 
-    What the model libraries print while loading goes to the log, not to the terminal.
+    ``need_stress=False`` (MD at fixed cell) lets a potential that can skip the stress do so;
+    such a calculator still computes it when ASE asks. What the model libraries print while
+    loading goes to the log, not to the terminal.
     """
     log.info("loading potential %s on %s", spec, device)
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter):
-        calculator = _build_calculator(spec, device)
+        calculator = _build_calculator(spec, device, need_stress)
     if chatter.getvalue().strip():
         log.info("%s: %s", spec, " ".join(chatter.getvalue().split()))
     return calculator
 
 
-def _build_calculator(spec: PotentialSpec, device: str) -> Calculator:
+def _build_calculator(spec: PotentialSpec, device: str, need_stress: bool) -> Calculator:
     if spec.family == "emt":
         from ase.calculators.emt import EMT
 
@@ -146,7 +149,9 @@ def _build_calculator(spec: PotentialSpec, device: str) -> Calculator:
         model = model_mod.CHGNet.load(
             model_name=spec.argument or "0.3.0", use_device=device, verbose=False
         )
-        return model_mod.CHGNetCalculator(model=model, use_device=device)
+        return _chgnet_calculator(model_mod.CHGNetCalculator)(
+            model=model, use_device=device, need_stress=need_stress
+        )
     if spec.family == "sevennet":
         os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
         calculator = _import("sevenn.calculator", "sevenn")
@@ -159,6 +164,23 @@ def _build_calculator(spec: PotentialSpec, device: str) -> Calculator:
     return mace.mace_mp(model=spec.argument, device=device, default_dtype="float64")
 
 
+def _chgnet_calculator(base: type[Calculator]) -> type[Calculator]:
+    """CHGNet's calculator predicting what is needed: energy, forces and (when needed or asked
+    for) stress, never the magnetic moments it computes by default. Energy and forces alone
+    cost about half a full prediction (benchmarks/README.md)."""
+
+    class CHGNetCalculator(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *, need_stress: bool, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.need_stress = need_stress
+
+        def calculate(self, atoms=None, properties=None, system_changes=None, task=None):
+            stress = self.need_stress or "stress" in (properties or ())
+            super().calculate(atoms, properties, system_changes, task="efs" if stress else "ef")
+
+    return CHGNetCalculator
+
+
 def _import(module: str, distribution: str):
     try:
         return importlib.import_module(module)
@@ -168,12 +190,14 @@ def _import(module: str, distribution: str):
         ) from err
 
 
-def calculator_for_task(spec_text: str, torch_threads: int | None) -> tuple[Calculator, str]:
+def calculator_for_task(
+    spec_text: str, torch_threads: int | None, need_stress: bool = True
+) -> tuple[Calculator, str]:
     """The cached calculator of this worker process and the device it runs on."""
     if torch_threads:
         _set_torch_threads(torch_threads)
     device = default_device()
-    return load_calculator(PotentialSpec.parse(spec_text), device), device
+    return load_calculator(PotentialSpec.parse(spec_text), device, need_stress), device
 
 
 @functools.cache

@@ -7,6 +7,7 @@ energies and forces raise :class:`CalculationFailed` with the step and the reaso
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -65,7 +66,11 @@ def relax_structure(
     target = FrechetCellFilter(atoms) if settings.relax_cell else atoms
     optimizer = OPTIMIZERS[settings.optimizer](target, logfile=None)
     optimizer.attach(lambda: _check_sane(atoms, optimizer.nsteps, settings), interval=1)
-    converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
+    with warnings.catch_warnings():
+        # The Frechet cell filter's matrix logarithm of a sheared (monoclinic) cell warns at
+        # errors of 1e-13: noise, not a problem, and it would flood the terminal.
+        warnings.filterwarnings("ignore", "logm result may be inaccurate", RuntimeWarning)
+        converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
     _check_sane(atoms, optimizer.nsteps, settings)
     energy = float(atoms.get_potential_energy())
     relaxed = to_structure(_without_calculator(atoms))

@@ -14,8 +14,10 @@ from screening.structures import structure_from_json, structure_to_json
 
 def run_relax(payload: dict[str, Any]) -> dict[str, Any]:
     """Worker side: payload in, plain numbers and the relaxed structure out."""
-    calculator, device = calculator_for_task(payload["potential"], payload.get("torch_threads"))
     settings = RelaxSettings(**payload["params"])
+    calculator, device = calculator_for_task(
+        payload["potential"], payload.get("torch_threads"), need_stress=settings.relax_cell
+    )
     result = relax_structure(structure_from_json(payload["structure_json"]), calculator, settings)
     lattice = result.lattice
     return {

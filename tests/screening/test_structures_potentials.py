@@ -74,3 +74,26 @@ def test_weights_hash_is_the_file_hash_for_chgnet() -> None:
     expected = hashlib.sha256(weights_path(spec).read_bytes()).hexdigest()
     assert weights_sha256(spec) == expected
     assert weights_sha256(PotentialSpec.parse("chgnet:0.2.0")) != expected
+
+
+def test_chgnet_without_stress_gives_the_same_energy_and_forces_and_stress_on_request() -> None:
+    import numpy as np
+    from ase.build import bulk
+
+    from screening.potentials import load_calculator
+
+    atoms = bulk("LiCl", "rocksalt", a=5.13, cubic=True)
+    atoms.rattle(0.05, seed=3)
+    results = []
+    for need_stress in (True, False):
+        probe = atoms.copy()
+        probe.calc = load_calculator(PotentialSpec.parse("chgnet"), "cpu", need_stress)
+        forces = probe.get_forces()
+        computed_with_forces = set(probe.calc.results)
+        results.append((probe.get_potential_energy(), forces, probe.get_stress()))
+        assert ("stress" in computed_with_forces) is need_stress
+        assert "magmoms" not in computed_with_forces
+    (e_full, f_full, s_full), (e_lean, f_lean, s_lean) = results
+    assert e_lean == pytest.approx(e_full, abs=1e-6)
+    np.testing.assert_allclose(f_lean, f_full, atol=1e-6)
+    np.testing.assert_allclose(s_lean, s_full, atol=1e-6)
