@@ -32,3 +32,15 @@ class OxidationStateError(EnumerationError):
 
 class UnrealisableCompositionError(EnumerationError):
     """A composition needs a fractional number of atoms in the requested supercell."""
+
+
+class OrderingError(EnumerationError):
+    """An ordering enumeration that cannot run as asked (size, restrictions)."""
+
+
+class TooManyOrderingsError(OrderingError):
+    """The enumeration would give more orderings than its cap allows."""
+
+
+class ClusterExpansionError(EnumerationError):
+    """A cluster expansion cannot be fitted, or does not fit the sublattices it is applied to."""

@@ -18,7 +18,6 @@ from fractions import Fraction
 
 import numpy as np
 from ase import Atoms
-from ase.data import chemical_symbols
 from icet import ClusterSpace
 from icet.tools.structure_generation import (
     _get_sqs_cluster_vector,
@@ -28,14 +27,12 @@ from icet.tools.structure_generation import (
 from mchammer.calculators import compare_cluster_vectors
 from pymatgen.core import Structure
 
-from enumerate.errors import SublatticeError
 from enumerate.grid import check_realisable
-from enumerate.space import VACANCY, CompositionPoint, Sublattice, site_counts, sublattice_sites
+from enumerate.placeholders import icet_symbols, to_structure
+from enumerate.space import CompositionPoint, Sublattice, site_counts, sublattice_sites
 
 logger = logging.getLogger(__name__)
 
-_NOBLE_GASES = ("Ne", "Ar", "Kr", "Xe", "He", "Rn")
-_PLACEHOLDERS = _NOBLE_GASES + tuple(s for s in chemical_symbols[1:87] if s not in _NOBLE_GASES)
 _CUTOFF_MARGIN = 1e-2  # Å kept below the shortest periodic image distance
 
 
@@ -87,12 +84,6 @@ def _clip_cutoffs(
     return used
 
 
-def _placeholder_pool(supercell: Structure, sublattices: Sequence[Sublattice]) -> list[str]:
-    taken = {site.specie.symbol for site in supercell}
-    taken |= {s for sl in sublattices for s in sl.species}
-    return [s for s in _PLACEHOLDERS if s not in taken]
-
-
 def _decorate(
     supercell: Structure, sublattices: Sequence[Sublattice], point: CompositionPoint
 ) -> tuple[list[str], dict[int, dict[str, Fraction]], dict[str, str]]:
@@ -105,20 +96,14 @@ def _decorate(
     counts = site_counts(supercell, sublattices)
     check_realisable(point, counts, (1, 1, 1), supercell)
     symbols = [site.specie.symbol for site in supercell]
-    pool = iter(_placeholder_pool(supercell, sublattices))
-    to_species: dict[str, str] = {}
+    occupations = [point.occupation(sl) for sl in sublattices]
+    symbol_maps = icet_symbols(supercell, sublattices, occupations)
+    to_species = {sym: sp for m in symbol_maps for sp, sym in m.items()}
     mixed: dict[int, dict[str, Fraction]] = {}
-    for index, sl in enumerate(sublattices):
-        occ = point.occupation(sl)
-        icet_occ: dict[str, Fraction] = {}
-        for species, fraction in sorted(occ.items()):
-            symbol = species
-            if species == VACANCY or (len(occ) > 1 and species in to_species.values()):
-                symbol = next(pool, "")
-                if not symbol:
-                    raise SublatticeError("no element left to stand in for vacancies")
-            to_species[symbol] = species
-            icet_occ[symbol] = fraction
+    for index, (sl, occ, symbol_of) in enumerate(
+        zip(sublattices, occupations, symbol_maps, strict=True)
+    ):
+        icet_occ = {symbol_of[s]: f for s, f in sorted(occ.items())}
         if len(icet_occ) > 1:
             mixed[index] = icet_occ
         for i in sublattice_sites(supercell, sl):
@@ -161,14 +146,6 @@ def _objective(problem: _Problem, atoms: Atoms) -> float:
     return float(compare_cluster_vectors(cv, target_cv, problem.cluster_space.as_list))
 
 
-def _to_structure(
-    supercell: Structure, icet_symbols: Sequence[str], to_species: dict[str, str]
-) -> Structure:
-    species = [to_species.get(s, s) for s in icet_symbols]
-    kept = [i for i, s in enumerate(species) if s != VACANCY]
-    return Structure(supercell.lattice, [species[i] for i in kept], supercell.frac_coords[kept])
-
-
 def _run(
     supercell: Structure,
     sublattices: Sequence[Sublattice],
@@ -181,7 +158,8 @@ def _run(
     """Shared body: ``n_steps=None`` means a seeded random decoration, else annealing."""
     symbols, mixed, to_species = _decorate(supercell, sublattices, point)
     if not mixed:
-        return SQSResult(_to_structure(supercell, symbols, to_species), 0.0, seed, 0, ())
+        structure = to_structure(supercell.lattice, supercell.frac_coords, symbols, to_species)
+        return SQSResult(structure, 0.0, seed, 0, ())
     cutoffs = _clip_cutoffs(supercell, pair_cutoff, triplet_cutoff)
     problem = _problem(supercell, sublattices, mixed, symbols, to_species, cutoffs)
     if not problem.cluster_space.number_of_orbits_by_order.get(2):
@@ -212,7 +190,9 @@ def _run(
         seed,
         cutoffs,
     )
-    structure = _to_structure(supercell, atoms.get_chemical_symbols(), to_species)
+    structure = to_structure(
+        supercell.lattice, supercell.frac_coords, atoms.get_chemical_symbols(), to_species
+    )
     return SQSResult(structure, objective, seed, n_steps or 0, cutoffs)
 
 
