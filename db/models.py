@@ -291,3 +291,65 @@ class Arrhenius(Base):
     sigma_300k_high_ms_cm: Mapped[float | None] = mapped_column(Float)
     temperatures_json: Mapped[str] = mapped_column(Text, comment="K, the stable runs used")
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class NebRun(Base):
+    """The NEB stage of one relaxed structure: its hops, and the percolating barriers.
+
+    ``barrier_{1,2,3}d_ev``: the smallest barrier E (eV) such that converged hops with
+    barrier <= E connect the mobile ions into an infinite network in that many dimensions;
+    NULL when they never do. ``skipped_json`` lists the hop classes the cap left out.
+    """
+
+    __tablename__ = "neb_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"), unique=True)
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"), index=True)
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    mechanism: Mapped[str] = mapped_column(String(20))
+    cutoff_ang: Mapped[float] = mapped_column(Float, comment="Å, longest hop considered")
+    spacegroup: Mapped[str] = mapped_column(String(40))
+    grouping: Mapped[str] = mapped_column(String(20), comment="symmetry or environment")
+    n_symmetry_classes: Mapped[int] = mapped_column(Integer)
+    n_hops_computed: Mapped[int] = mapped_column(Integer)
+    skipped_json: Mapped[str] = mapped_column(Text, comment="hop classes left out by max_hops")
+    barrier_1d_ev: Mapped[float | None] = mapped_column(Float)
+    barrier_2d_ev: Mapped[float | None] = mapped_column(Float)
+    barrier_3d_ev: Mapped[float | None] = mapped_column(Float)
+    profiles_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifact.sha256"))
+    wall_time_s: Mapped[float] = mapped_column(Float)
+    device: Mapped[str] = mapped_column(String(40))
+    hops: Mapped[list[NebHop]] = relationship(back_populates="run", order_by="NebHop.hop_index")
+
+
+class NebHop(Base):
+    """One band: a symmetry-distinct (or environment-grouped) hop of the mobile ion.
+
+    Barriers in eV from the band's initial and final endpoints; the energy profile along the
+    reaction coordinate is in the run's ``profiles_sha256`` artifact (arrays hop<i>_*).
+    """
+
+    __tablename__ = "neb_hop"
+    __table_args__ = (UniqueConstraint("neb_run_id", "hop_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    neb_run_id: Mapped[int] = mapped_column(ForeignKey("neb_run.id"), index=True)
+    hop_index: Mapped[int] = mapped_column(Integer)
+    start_site: Mapped[int] = mapped_column(Integer)
+    end_site: Mapped[int] = mapped_column(Integer)
+    image_json: Mapped[str] = mapped_column(String(60), comment="lattice translation of end")
+    length_ang: Mapped[float] = mapped_column(Float)
+    multiplicity: Mapped[int] = mapped_column(Integer, comment="hops of the class per start")
+    n_members: Mapped[int] = mapped_column(Integer, comment="hops of the class in the cell")
+    environment: Mapped[str] = mapped_column(String(200))
+    forward_barrier_ev: Mapped[float] = mapped_column(Float)
+    reverse_barrier_ev: Mapped[float] = mapped_column(Float)
+    converged: Mapped[bool] = mapped_column(Boolean)
+    endpoints_converged: Mapped[bool] = mapped_column(Boolean)
+    max_force_ev_ang: Mapped[float] = mapped_column(Float)
+    steps: Mapped[int] = mapped_column(Integer)
+    force_calls: Mapped[int] = mapped_column(Integer)
+    n_atoms: Mapped[int] = mapped_column(Integer, comment="atoms in the band's supercell")
+    wall_time_s: Mapped[float] = mapped_column(Float)
+    run: Mapped[NebRun] = relationship(back_populates="hops")

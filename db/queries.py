@@ -17,6 +17,9 @@ from db.models import (
     Composition,
     Hull,
     Job,
+    MdRun,
+    NebHop,
+    NebRun,
     Potential,
     Relaxation,
     Structure,
@@ -199,5 +202,72 @@ def transport_results(connection: Connection, campaign_name: str) -> list[dict[s
             Arrhenius.direction == "total",
         )
         .order_by(Composition.formula, Arrhenius.structure_id)
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+def md_runs(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
+    """The campaign's MD runs under its potential, one row per structure and temperature.
+
+    Columns: formula, structure_id, temperature_k (K), production_ps (ps asked for), n_atoms,
+    n_mobile, stable, instability_reason, catastrophic_step, diffusive, d_cm2_s, d_err_cm2_s,
+    fit_start_ps, fit_end_ps, haven_ratio.
+    """
+    statement = (
+        select(
+            Composition.formula,
+            MdRun.structure_id,
+            MdRun.temperature_k,
+            (MdRun.steps * MdRun.timestep_fs / 1000.0).label("production_ps"),
+            MdRun.n_atoms,
+            MdRun.n_mobile,
+            MdRun.stable,
+            MdRun.instability_reason,
+            MdRun.catastrophic_step,
+            MdRun.diffusive,
+            MdRun.d_cm2_s,
+            MdRun.d_err_cm2_s,
+            MdRun.fit_start_ps,
+            MdRun.fit_end_ps,
+            MdRun.haven_ratio,
+        )
+        .join(CampaignStructure, CampaignStructure.structure_id == MdRun.structure_id)
+        .join(Composition, Composition.id == CampaignStructure.composition_id)
+        .join(Campaign, Campaign.id == CampaignStructure.campaign_id)
+        .where(Campaign.name == campaign_name, MdRun.potential_id == Campaign.potential_id)
+        .order_by(Composition.formula, MdRun.structure_id, MdRun.temperature_k)
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+def neb_runs(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
+    """The campaign's NEB runs under its potential, one row per structure and run.
+
+    Columns: formula, structure_id, spacegroup, grouping, n_symmetry_classes,
+    n_hops_computed, n_converged (bands), barrier_1d_ev, barrier_2d_ev, barrier_3d_ev.
+    """
+    converged = (
+        select(func.count())
+        .where(NebHop.neb_run_id == NebRun.id, NebHop.converged.is_(True))
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            Composition.formula,
+            NebRun.structure_id,
+            NebRun.spacegroup,
+            NebRun.grouping,
+            NebRun.n_symmetry_classes,
+            NebRun.n_hops_computed,
+            converged.label("n_converged"),
+            NebRun.barrier_1d_ev,
+            NebRun.barrier_2d_ev,
+            NebRun.barrier_3d_ev,
+        )
+        .join(CampaignStructure, CampaignStructure.structure_id == NebRun.structure_id)
+        .join(Composition, Composition.id == CampaignStructure.composition_id)
+        .join(Campaign, Campaign.id == CampaignStructure.campaign_id)
+        .where(Campaign.name == campaign_name, NebRun.potential_id == Campaign.potential_id)
+        .order_by(Composition.formula, NebRun.structure_id, NebRun.id)
     )
     return [dict(row) for row in connection.execute(statement).mappings()]

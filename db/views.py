@@ -20,7 +20,9 @@ functions) and PostgreSQL.
 - ``is_stable``: INTEGER 1 if any of them has ``hull.is_stable``, 0 if none has,
   NULL until a hull row exists.
 - Transport columns (``e_a_ev``, ``e_a_err_ev``, ``d_300k_cm2_s``,
-  ``sigma_300k_ms_cm``, ``neb_barrier_ev``) are typed NULLs in V1.
+  ``sigma_300k_ms_cm``, ``neb_barrier_ev``) are typed NULLs in V1; V2 fills the first
+  four from the Arrhenius fit, V3 ``neb_barrier_ev`` from the NEB stage (both of the
+  lowest-energy structure, whose lattice the row shows).
 """
 
 from __future__ import annotations
@@ -116,8 +118,7 @@ SELECT
     best.gamma AS gamma,
     best.volume_per_atom AS volume_per_atom,
     best.density_g_cm3 AS density_g_cm3,
-{transport}    CAST(NULL AS DOUBLE PRECISION) AS neb_barrier_ev
-FROM pairs AS pr
+{transport}{neb}FROM pairs AS pr
 JOIN composition AS co ON co.id = pr.composition_id
 JOIN campaign AS ca ON ca.id = co.campaign_id
 JOIN potential AS p ON p.id = pr.potential_id
@@ -150,9 +151,33 @@ _ARRHENIUS_JOIN = """LEFT JOIN arrhenius AS ar
     AND ar.source = 'mlip'
 """
 
-COMPOSITION_SUMMARY_V1 = _SUMMARY_TEMPLATE.format(transport=_NO_TRANSPORT, joins="")
+_NO_NEB = """    CAST(NULL AS DOUBLE PRECISION) AS neb_barrier_ev
+"""
+
+# V3: the 3D percolating NEB barrier of the same lowest-energy structure, from its latest
+# NEB run under the row's potential.
+_NEB_BARRIER = """    nb.barrier_3d_ev AS neb_barrier_ev
+"""
+
+_NEB_JOIN = """LEFT JOIN (
+    SELECT
+        structure_id,
+        potential_id,
+        barrier_3d_ev,
+        ROW_NUMBER() OVER (PARTITION BY structure_id, potential_id ORDER BY id DESC) AS recency
+    FROM neb_run
+) AS nb
+    ON nb.structure_id = best.structure_id
+    AND nb.potential_id = best.potential_id
+    AND nb.recency = 1
+"""
+
+COMPOSITION_SUMMARY_V1 = _SUMMARY_TEMPLATE.format(transport=_NO_TRANSPORT, neb=_NO_NEB, joins="")
 COMPOSITION_SUMMARY_V2 = _SUMMARY_TEMPLATE.format(
-    transport=_ARRHENIUS_TRANSPORT, joins=_ARRHENIUS_JOIN
+    transport=_ARRHENIUS_TRANSPORT, neb=_NO_NEB, joins=_ARRHENIUS_JOIN
+)
+COMPOSITION_SUMMARY_V3 = _SUMMARY_TEMPLATE.format(
+    transport=_ARRHENIUS_TRANSPORT, neb=_NEB_BARRIER, joins=_ARRHENIUS_JOIN + _NEB_JOIN
 )
 
 

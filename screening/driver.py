@@ -38,10 +38,9 @@ from screening.farm import (
 from screening.hull import HullError
 from screening.progress import Progress, SilentProgress
 from screening.references import elemental_reference
-from screening.stages import STAGES
+from screening.stages import STAGES, followup_kinds, plan_followups
 from screening.stages.arrhenius import update_arrhenius
 from screening.stages.hull import update_hull
-from screening.stages.md import plan_md_jobs
 from screening.store import (
     ensure_campaign,
     ensure_job,
@@ -78,7 +77,7 @@ class RunSummary:
 
 def prepare_campaign(session: Session, plan: CampaignPlan, progress: Progress) -> Campaign:
     """Register the campaign, enumerate its structures, add references, and create the
-    relax jobs and the md jobs of structures already relaxed."""
+    relax jobs and the md/neb jobs of structures already relaxed."""
     potential = ensure_potential(session, plan.potential)
     campaign = ensure_campaign(session, plan.spec.name, plan.spec.to_json(), potential)
     session.commit()
@@ -88,7 +87,7 @@ def prepare_campaign(session: Session, plan: CampaignPlan, progress: Progress) -
     for relax_job in session.scalars(
         select(Job).where(jobs_in_campaign(campaign.id), Job.kind == "relax", Job.status == "done")
     ):
-        plan_md_jobs(session, plan, relax_job)
+        plan_followups(session, plan, relax_job)
     session.commit()
     return campaign
 
@@ -140,9 +139,10 @@ def _run_jobs(
     max_attempts = plan.spec.farm.max_attempts
     with sessions() as session:
         kinds = dict(session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids))).all())
-    for stage in sorted({*kinds.values(), *_followup_kinds(plan)}, key=_priority):
+    for stage in sorted({*kinds.values(), *followup_kinds(plan)}, key=_priority):
         progress.start(stage, sum(kind == stage for kind in kinds.values()))
-    with open_client(options.scheduler, options.workers, max_attempts) as client:
+    local_workers = options.workers or plan.spec.farm.local_workers
+    with open_client(options.scheduler, local_workers, max_attempts) as client:
         workers = len(client.scheduler_info(n_workers=-1)["workers"]) or 1
         threads = local_torch_threads(workers) if options.scheduler is None else None
         queue = _TaskQueue(sessions, job_ids, plan.spec.potential, threads, options.artifact_root)
@@ -154,13 +154,9 @@ def _run_jobs(
                 queue.retry(outcome.job_id)
                 continue
             progress.advance(kind, ok=outcome.ok)
-            for followup in followups:
-                progress.add(STAGES["md"].name)
+            for followup_kind, followup in followups:
+                progress.add(followup_kind)
                 queue.add(followup)
-
-
-def _followup_kinds(plan: CampaignPlan) -> set[str]:
-    return {"md"} if plan.spec.md is not None and plan.spec.md.enabled else set()
 
 
 def _priority(kind: str) -> int:
@@ -173,11 +169,11 @@ def _persist(
     outcome: TaskOutcome,
     max_attempts: int,
     summary: RunSummary,
-) -> tuple[str, bool, list[int]]:
+) -> tuple[str, bool, list[tuple[str, int]]]:
     """Store one outcome with its job's status in one transaction.
 
-    Returns the job's kind, whether to retry it, and the ids of the jobs it unlocked
-    (the md jobs of a finished relaxation), created in the same transaction.
+    Returns the job's kind, whether to retry it, and (kind, id) of the jobs it unlocked
+    (the md and neb jobs of a finished relaxation), created in the same transaction.
     """
     with sessions() as session, session.begin():
         job = session.get(Job, outcome.job_id)
@@ -187,7 +183,7 @@ def _persist(
             job.status, job.error = "done", None
             job.finished_at = dt.datetime.now(dt.UTC)
             summary.done += 1
-            return job.kind, False, plan_md_jobs(session, plan, job)
+            return job.kind, False, plan_followups(session, plan, job)
         job.error = outcome.error
         if outcome.retryable and job.attempts < max_attempts:
             log.warning(

@@ -15,7 +15,15 @@ from pymatgen.core import Structure as PmgStructure
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Campaign, CampaignStructure, Composition, Job, Potential, Structure
+from db.models import (
+    Artifact,
+    Campaign,
+    CampaignStructure,
+    Composition,
+    Job,
+    Potential,
+    Structure,
+)
 from screening.potentials import PotentialSpec, weights_sha256
 from screening.structures import content_hash, structure_to_json
 
@@ -139,3 +147,12 @@ def ensure_job(
     session.add(job)
     session.flush()
     return job
+
+
+def register_artifacts(session: Session, artifacts: dict[str, tuple[str, int]]) -> dict[str, str]:
+    """Rows for artifacts a worker wrote (kind -> (sha256, bytes)); return kind -> sha256."""
+    for kind, (sha, size) in artifacts.items():
+        if session.get(Artifact, sha) is None:
+            session.add(Artifact(sha256=sha, kind=kind, size_bytes=size))
+    session.flush()
+    return {kind: sha for kind, (sha, _) in artifacts.items()}

@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from db.models import Job, Structure
-from screening.stages import md, relax
+from screening.campaign import CampaignPlan
+from screening.stages import md, neb, relax
+from screening.stages.followups import relaxed_input
 
 Persister = Callable[[Session, Job, dict[str, Any]], None]
 WorkerFunction = Callable[[dict[str, Any]], dict[str, Any]]
@@ -41,5 +43,20 @@ class Stage:
 
 STAGES: dict[str, Stage] = {
     "relax": Stage("relax", relax.run_relax, relax.persist_relax, stored_structure, 0),
-    "md": Stage("md", md.run_md_task, md.persist_md, md.md_input, 1),
+    "md": Stage("md", md.run_md_task, md.persist_md, relaxed_input, 1),
+    "neb": Stage("neb", neb.run_neb_task, neb.persist_neb, relaxed_input, 1),
 }
+
+
+def plan_followups(session: Session, plan: CampaignPlan, job: Job) -> list[tuple[str, int]]:
+    """Create the jobs a done job unlocks (md and neb of a relaxation); return (kind, id)
+    of those still pending."""
+    return [("md", i) for i in md.plan_md_jobs(session, plan, job)] + [
+        ("neb", i) for i in neb.plan_neb_jobs(session, plan, job)
+    ]
+
+
+def followup_kinds(plan: CampaignPlan) -> set[str]:
+    """The follow-up stages the campaign enables."""
+    stages = {"md": plan.spec.md, "neb": plan.spec.neb}
+    return {name for name, spec in stages.items() if spec is not None and spec.enabled}

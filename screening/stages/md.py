@@ -10,27 +10,19 @@ the artifact store, and returns the numbers; the driver stores them as an ``md_r
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.artifacts import ArtifactStore
-from db.models import (
-    Artifact,
-    CampaignStructure,
-    Composition,
-    Job,
-    MdRun,
-    Relaxation,
-)
+from db.models import Job, MdRun
 from screening.campaign import CampaignPlan, MdSpec
-from screening.diffusion import DiffusionResult, analyze_diffusion
+from screening.diffusion import DiffusionResult, FitWindowRule, analyze_diffusion
 from screening.md import MDResult, MDSettings, StabilityCriteria, run_md, supercell_for
 from screening.potentials import calculator_for_task
-from screening.store import ensure_job
+from screening.stages.followups import wants_followup
+from screening.store import ensure_job, register_artifacts
 from screening.structure_analysis import partial_rdfs, probability_density
 from screening.structures import structure_from_json
 
@@ -58,6 +50,7 @@ def md_params(
         "seed": md.seed,
         "supercell_min_length": md.supercell_min_length,
         "hop_length": md.hop_length,
+        "fit_min_start_ps": md.fit_min_start_ps,
         "mobile_species": plan.spec.mobile_species,
         "charge": abs(oxidation.get(plan.spec.mobile_species, 1)),
         "stability": md.stability.model_dump(mode="json"),
@@ -67,17 +60,7 @@ def md_params(
 def plan_md_jobs(session: Session, plan: CampaignPlan, relax_job: Job) -> list[int]:
     """Create the md jobs of a done relax job's structure; return the ids still pending."""
     md = plan.spec.md
-    if md is None or not md.enabled or relax_job.kind != "relax":
-        return []
-    formula = session.scalar(
-        select(Composition.formula)
-        .join(CampaignStructure, CampaignStructure.composition_id == Composition.id)
-        .where(
-            CampaignStructure.structure_id == relax_job.structure_id,
-            CampaignStructure.role == "candidate",
-        )
-    )
-    if formula is None or (md.compositions and formula not in md.compositions):
+    if md is None or not md.enabled or not wants_followup(session, relax_job, md.compositions):
         return []
     jobs = [
         ensure_job(
@@ -92,18 +75,12 @@ def plan_md_jobs(session: Session, plan: CampaignPlan, relax_job: Job) -> list[i
     return [job.id for job in jobs if job.status == "pending"]
 
 
-def md_input(session: Session, job: Job) -> str:
-    """The relaxed structure the md job starts from."""
-    relax_job_id = json.loads(job.params_json)["relax_job_id"]
-    return session.scalar(
-        select(Relaxation.final_structure_json).where(Relaxation.job_id == relax_job_id)
-    )
-
-
 def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
     """Worker side: MD, analysis, artifacts written; plain numbers and hashes returned."""
     params = payload["params"]
-    calculator, device = calculator_for_task(payload["potential"], payload.get("torch_threads"))
+    calculator, device = calculator_for_task(
+        payload["potential"], payload.get("torch_threads"), need_stress=False
+    )
     relaxed = structure_from_json(payload["structure_json"])
     cell = relaxed * supercell_for(relaxed, params["supercell_min_length"])
     stability = params["stability"]
@@ -140,6 +117,7 @@ def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
             params["mobile_species"],
             charge=params["charge"],
             hop_length_ang=params["hop_length"],
+            rule=FitWindowRule(min_start_ps=params["fit_min_start_ps"]),
         )
         keep("md_analysis", _analysis_npz(result, diffusion, params["mobile_species"]))
     return _numbers(result, diffusion, cell, params, device) | {"artifacts": artifacts}
@@ -147,12 +125,8 @@ def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
 
 def persist_md(session: Session, job: Job, result: dict[str, Any]) -> None:
     """Driver side: artifact rows and the md_run row that references them."""
-    hashes = {}
-    for kind, (sha, size) in result.pop("artifacts").items():
-        if session.get(Artifact, sha) is None:
-            session.add(Artifact(sha256=sha, kind=kind, size_bytes=size))
-        hashes[ARTIFACT_COLUMNS[kind]] = sha
-    session.flush()
+    stored = register_artifacts(session, result.pop("artifacts"))
+    hashes = {ARTIFACT_COLUMNS[kind]: sha for kind, sha in stored.items()}
     session.add(
         MdRun(
             job_id=job.id,

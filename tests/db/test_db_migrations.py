@@ -74,5 +74,15 @@ def test_step_down_to_0001_restores_the_v1_view(migrated_url: str) -> None:
     assert "md_run" not in tables and "arrhenius" not in tables
     assert views == set(VIEW_NAMES)
     upgrade(migrated_url)
-    assert current_revision(migrated_url) == "0002"
+    assert current_revision(migrated_url) == head_revision()
+    check(migrated_url)
+
+
+def test_step_down_to_0002_drops_the_neb_tables_and_keeps_transport(migrated_url: str) -> None:
+    downgrade(migrated_url, "0002")
+    tables, views = _tables_and_views(migrated_url)
+    assert "neb_run" not in tables and "neb_hop" not in tables
+    assert "md_run" in tables and views == set(VIEW_NAMES)
+    upgrade(migrated_url)
+    assert current_revision(migrated_url) == head_revision() == "0003"
     check(migrated_url)

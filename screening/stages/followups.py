@@ -1,0 +1,35 @@
+"""Jobs that start from a finished relaxation (md, neb): which structures get them, and
+the relaxed structure they start from."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import CampaignStructure, Composition, Job, Relaxation
+
+
+def wants_followup(session: Session, relax_job: Job, compositions: list[str]) -> bool:
+    """Whether a done relax job's structure is a candidate of one of ``compositions``
+    (reduced formulas; empty: every composition)."""
+    if relax_job.kind != "relax":
+        return False
+    formula = session.scalar(
+        select(Composition.formula)
+        .join(CampaignStructure, CampaignStructure.composition_id == Composition.id)
+        .where(
+            CampaignStructure.structure_id == relax_job.structure_id,
+            CampaignStructure.role == "candidate",
+        )
+    )
+    return formula is not None and (not compositions or formula in compositions)
+
+
+def relaxed_input(session: Session, job: Job) -> str:
+    """The relaxed structure (JSON) a follow-up job starts from: its ``relax_job_id``'s."""
+    relax_job_id = json.loads(job.params_json)["relax_job_id"]
+    return session.scalar(
+        select(Relaxation.final_structure_json).where(Relaxation.job_id == relax_job_id)
+    )
