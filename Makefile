@@ -1,5 +1,6 @@
 # make demo  - create .venv, install everything, run the built-in demo campaign
 # make test  - create .venv if needed, install dev extras, run the whole test suite
+# make explore - serve the read-only explorer on the demo database (http://localhost:8501)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 TORCH_PIN ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo explore test lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/screening demo
+
+# make explore [EXPLORE_DB=postgresql+psycopg://...]: the explorer on the demo database
+EXPLORE_DB ?= sqlite:///screening-demo.db
+explore: $(STAMP)
+	$(BIN)/screening explore --database $(EXPLORE_DB)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

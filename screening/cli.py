@@ -8,7 +8,6 @@ written before a campaign is valid.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -28,6 +26,7 @@ from db.errors import DatabaseError
 from enumerate.errors import EnumerationError
 from screening.campaign import CampaignPlan, check_name, load_campaign, load_plan, parse_campaign
 from screening.errors import ScreeningError
+from screening.report import print_results
 from screening.settings import resolve_database_url
 
 if TYPE_CHECKING:
@@ -138,7 +137,7 @@ def enumerate_command(campaign: CampaignArgument, database: DatabaseOption = Non
         sessions = make_session_factory(make_engine(url))
         with RichProgress(console) as progress, sessions() as session:
             prepare_campaign(session, plan, progress)
-        _print_summary(url, plan.spec.name)
+        print_results(console, url, plan.spec.name)
 
 
 @app.command()
@@ -164,6 +163,24 @@ def run(
 
         url = _ready_database(database, plan)
         _run(plan, url, RunOptions(scheduler=scheduler, workers=workers, artifact_root=artifacts))
+
+
+@app.command()
+def explore(
+    database: DatabaseOption = None,
+    port: Annotated[int, typer.Option(help="Port to serve the explorer on.")] = 8501,
+) -> None:
+    """Serve the read-only Streamlit explorer of a database on localhost (Ctrl-C stops it).
+
+    Maps of the composition space, structures, Arrhenius plots, progress, table and SQL.
+
+    It never writes: a PostgreSQL role with only SELECT is enough.
+    """
+    with _user_errors():
+        url = resolve_database_url(database)
+        from frontend.launch import run_explorer
+
+        raise typer.Exit(run_explorer(url, port))
 
 
 @app.command()
@@ -260,7 +277,7 @@ def _run(plan: CampaignPlan, url: str, options: RunOptions) -> None:
         errors.print(f"failed: {failure}", highlight=False)
     if summary.hull_error:
         errors.print(f"hull not computed: {summary.hull_error}", highlight=False)
-    _print_summary(url, plan.spec.name)
+    print_results(console, url, plan.spec.name)
     console.print(
         f"{summary.done} jobs done in this run, {summary.already_done} earlier; "
         f"{summary.failed_total} failed in all (`screening status` lists why)."
@@ -282,66 +299,6 @@ def _print_plan(plan: CampaignPlan) -> None:
     console.print(table)
 
 
-def _print_summary(url: str, name: str) -> None:
-    from db import queries
-    from db.engine import make_engine
-
-    engine = make_engine(url)
-    rows = queries.composition_summary(engine, name)
-    table = Table(
-        *("formula", "n", "E", "E_hull", "stable", "a", "b", "c", "β", "V"),
-        title=f"campaign {name}: composition_summary",
-        caption="E eV/atom (lowest), E_hull meV/atom, a b c Å, β degrees, V Å³/atom",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for column in table.columns:
-        column.no_wrap = True
-    for row in rows:
-        e_hull = row["e_hull_ev_atom"]
-        table.add_row(
-            row["formula"],
-            str(row["n_structures"]),
-            _fmt(row["energy_ev_atom"], "{:.3f}"),
-            _fmt(None if e_hull is None else 1000 * e_hull, "{:.1f}"),
-            {True: "yes", False: "no", None: "-"}[row["is_stable"]],
-            *(_fmt(row[key], "{:.2f}") for key in ("a", "b", "c")),
-            _fmt(row["beta"], "{:.1f}"),
-            _fmt(row["volume_per_atom"], "{:.2f}"),
-        )
-    console.print(table)
-    with engine.connect() as connection:
-        transport = queries.transport_results(connection, name)
-    engine.dispose()
-    if transport:
-        _print_transport(transport)
-
-
-def _print_transport(rows: list[dict]) -> None:
-    table = Table(
-        *("formula", "structure", "T (K)", "E_a (eV)", "D(300 K)", "σ(300 K)", "σ 95% interval"),
-        title="ion transport from MD (Arrhenius fit of the total D)",
-        caption="D cm²/s, σ mS/cm (Nernst-Einstein); extrapolated from the temperatures fitted",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for row in rows:
-        error = row["e_a_err_ev"]
-        low, high = row["sigma_300k_low_ms_cm"], row["sigma_300k_high_ms_cm"]
-        table.add_row(
-            row["formula"],
-            str(row["structure_id"]),
-            ",".join(f"{t:g}" for t in json.loads(row["temperatures_json"])),
-            f"{row['e_a_ev']:.3f}" + ("" if error is None else f" ± {error:.3f}"),
-            f"{row['d_300k_cm2_s']:.2e}",
-            _fmt(row["sigma_300k_ms_cm"], "{:.3g}"),
-            "-" if low is None else f"[{low:.2g}, {high:.2g}]",
-        )
-    console.print(table)
-
-
 def _print_how_to_query(url: str, name: str) -> None:
     command, python = _venv_command("screening"), _venv_command("python")
     console.print(
@@ -350,7 +307,9 @@ def _print_how_to_query(url: str, name: str) -> None:
         f"  {command} export {name} --database {url} --format csv\n"
         f'  {python} -c "import pandas as pd; print(pd.read_sql('
         f"'SELECT * FROM composition_summary', '{url}'))\"\n"
-        "  or any SQL client on the view composition_summary (see README.md)."
+        "  or any SQL client on the view composition_summary (see README.md).\n"
+        "Explore it in the browser (read-only):\n"
+        f"  {command} explore --database {url}    then open http://localhost:8501"
     )
 
 
@@ -364,7 +323,3 @@ def _venv_command(name: str) -> str:
         return str(script.relative_to(Path.cwd()))
     except ValueError:
         return str(script)
-
-
-def _fmt(value: float | None, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)

@@ -80,3 +80,23 @@ def test_atoms_pushed_together_stop_the_run(emt) -> None:
 
 def test_supercell_reaches_the_minimum_width() -> None:
     assert supercell_for(to_structure(bulk("Cu", "fcc", a=3.61, cubic=True)), 10.0) == (3, 3, 3)
+
+
+def test_a_melting_framework_stops_the_run(emt) -> None:
+    # Cu3Au at 3500 K (EMT melts it near 1300 K): the Cu framework around the "mobile" Au
+    # diffuses, so the windowed framework MSD passes 1 Å² and keeps growing.
+    alloy = bulk("Cu", "fcc", a=3.7, cubic=True).repeat(3)
+    alloy.symbols[::4] = "Au"
+    settings = MDSettings(
+        temperature_k=3500,
+        steps=3000,
+        equilibration_steps=0,
+        sample_every=5,
+        mobile_species="Au",
+        seed=2,
+    )
+    result = run_md(to_structure(alloy), emt, settings)
+    assert not result.stable
+    assert "framework melted" in result.instability_reason
+    assert "mean over 500 fs" in result.instability_reason
+    assert result.catastrophic_step > 250  # not before a whole window has been averaged
