@@ -18,6 +18,7 @@ from enumerate.space import (
     Sublattice,
     check_distinct,
     site_counts,
+    sublattice_sites,
 )
 
 logger = logging.getLogger(__name__)
@@ -37,19 +38,42 @@ def _simplex(sublattice: Sublattice) -> list[dict[str, Fraction]]:
     ]
 
 
+def _copied(
+    occ: Mapping[str, Fraction], leader: Sublattice, follower: Sublattice
+) -> dict[str, Fraction]:
+    """The fractions ``occ`` of ``leader`` carried over to ``follower``'s species, in order."""
+    return {
+        mine: occ.get(theirs, Fraction(0))
+        for mine, theirs in zip(follower.species, leader.species, strict=True)
+    }
+
+
 def composition_grid(sublattices: Sequence[Sublattice]) -> list[CompositionPoint]:
     """Every composition of the space: the cartesian product of each sublattice's points.
 
-    Order is deterministic: sublattices in the given order, the first species of each
-    sublattice running from 1 down to 0.
+    A sublattice with ``follows`` adds no axis: it copies, species by species in order, the
+    fractions of the sublattice it follows. Order is deterministic: sublattices in the given
+    order, the first species of each sublattice running from 1 down to 0.
+
+    Raises:
+        SublatticeError: see :func:`enumerate.space.check_distinct`.
     """
     check_distinct(sublattices)
-    per_sublattice = [_simplex(sl) for sl in sublattices]
+    free = {sl.name: sl for sl in sublattices if sl.follows is None}
+    points: list[CompositionPoint] = []
+    for combo in itertools.product(*(_simplex(sl) for sl in free.values())):
+        chosen = dict(zip(free, combo, strict=True))
+        points.append(
+            CompositionPoint(
+                {
+                    sl.name: chosen[sl.name]
+                    if sl.follows is None
+                    else _copied(chosen[sl.follows], free[sl.follows], sl)
+                    for sl in sublattices
+                }
+            )
+        )
     names = [sl.name for sl in sublattices]
-    points = [
-        CompositionPoint(dict(zip(names, combo, strict=True)))
-        for combo in itertools.product(*per_sublattice)
-    ]
     logger.debug("composition grid: %d points over %s", len(points), names)
     return points
 
@@ -58,15 +82,15 @@ def _cell_amounts(
     point: CompositionPoint, parent: Structure, sublattices: Sequence[Sublattice]
 ) -> dict[str, Fraction]:
     """Species amounts per parent cell (vacancies included) after substitution."""
-    check_distinct(sublattices)
-    by_replaced = {sl.replaces: sl for sl in sublattices}
+    counts = site_counts(parent, sublattices)
+    substituted = {i for sl in sublattices for i in sublattice_sites(parent, sl)}
     amounts: dict[str, Fraction] = {}
-    for element, count in parent.composition.element_composition.items():
-        n = Fraction(round(count))
-        sublattice = by_replaced.get(element.symbol)
-        occ = {element.symbol: Fraction(1)} if sublattice is None else point.occupation(sublattice)
-        for species, fraction in occ.items():
-            amounts[species] = amounts.get(species, Fraction(0)) + n * fraction
+    for i, site in enumerate(parent):
+        if i not in substituted:
+            amounts[site.specie.symbol] = amounts.get(site.specie.symbol, Fraction(0)) + 1
+    for sl in sublattices:
+        for species, fraction in point.occupation(sl).items():
+            amounts[species] = amounts.get(species, Fraction(0)) + counts[sl.name] * fraction
     return amounts
 
 
@@ -131,19 +155,20 @@ def guess_oxidation_states(parent: Structure, sublattices: Sequence[Sublattice])
             )
         states[element] = round(value)
     for sl in sublattices:
+        replaced = parent[sublattice_sites(parent, sl)[0]].specie.symbol
         for species in sl.species:
             if species == VACANCY or species in states:
                 continue
             common = Element(species).common_oxidation_states
-            if states.get(sl.replaces) in common:
-                states[species] = states[sl.replaces]
+            if states.get(replaced) in common:
+                states[species] = states[replaced]
             elif len(common) == 1:
                 states[species] = common[0]
             else:
                 raise OxidationStateError(
                     f"cannot guess the oxidation state of {species} on sublattice {sl.name!r}"
-                    f" (common states {list(common)}, replaced {sl.replaces} is"
-                    f" {states.get(sl.replaces)}); give it explicitly"
+                    f" (common states {list(common)}, replaced {replaced} is"
+                    f" {states.get(replaced)}); give it explicitly"
                 )
     return states
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from pymatgen.core import Element, Structure
+from pymatgen.core import Element, PeriodicSite, Structure
 
 from enumerate.errors import CompositionError, SublatticeError
 
 VACANCY = "vacancy"
+SITE_LABEL = "site_label"  # site property naming a site's Wyckoff or CIF label, e.g. "Na1"
 
 
 def as_fraction(value: Fraction | int | float | str) -> Fraction:
@@ -25,11 +27,17 @@ def _is_element(symbol: str) -> bool:
 
 @dataclass(frozen=True)
 class Sublattice:
-    """A set of parent sites (all sites of species ``replaces``) and what may occupy them.
+    """A set of parent sites and what may occupy them.
 
-    ``species`` may include ``"vacancy"``. The allowed compositions are given either by
+    ``replaces`` selects the sites: an element symbol takes every site of that element, any
+    other name takes the sites whose ``site_label`` property equals it (a Wyckoff or CIF
+    label such as ``"Na1"``, see :func:`sublattice_sites`). ``species`` may include
+    ``"vacancy"``. The allowed compositions are given either by
     ``step`` (every multiple of ``step`` on the species simplex) or by explicit ``points``
-    (species -> fraction, species left out count as 0). Exactly one of the two is set.
+    (species -> fraction, species left out count as 0), or by ``follows``: the name of
+    another sublattice whose fractions this one copies species by species, in order (the
+    i-th species here takes the fraction of the i-th species there). Exactly one of the
+    three is set; :func:`check_distinct` checks that a followed sublattice exists.
     """
 
     name: str
@@ -37,13 +45,16 @@ class Sublattice:
     species: tuple[str, ...]
     step: Fraction | None = None
     points: tuple[Mapping[str, Fraction], ...] | None = None
+    follows: str | None = None
 
     def __post_init__(self) -> None:
         where = f"sublattice {self.name!r}"
         if not self.name:
             raise SublatticeError("a sublattice needs a non-empty name")
-        if not _is_element(self.replaces):
-            raise SublatticeError(f"{where}: replaces={self.replaces!r} is not an element")
+        if not self.replaces or self.replaces.split() != [self.replaces]:
+            raise SublatticeError(
+                f"{where}: replaces={self.replaces!r} is neither an element nor a site label"
+            )
         species = tuple(self.species)
         if not species:
             raise SublatticeError(f"{where}: species is empty")
@@ -53,8 +64,16 @@ class Sublattice:
         if bad:
             raise SublatticeError(f"{where}: {bad} are neither elements nor {VACANCY!r}")
         object.__setattr__(self, "species", species)
+        if self.follows is not None:
+            if self.step is not None or self.points is not None:
+                raise SublatticeError(f"{where}: follows excludes step and points")
+            if self.follows == self.name or self.follows.split() != [self.follows]:
+                raise SublatticeError(
+                    f"{where}: follows={self.follows!r} must name another sublattice"
+                )
+            return
         if (self.step is None) == (self.points is None):
-            raise SublatticeError(f"{where}: give exactly one of step and points")
+            raise SublatticeError(f"{where}: give exactly one of step and points (or follows)")
         if self.step is not None:
             step = as_fraction(self.step)
             if not 0 < step <= 1 or (1 / step).denominator != 1:
@@ -142,32 +161,69 @@ class CompositionPoint:
 
 
 def check_distinct(sublattices: Sequence[Sublattice]) -> None:
-    """Raise SublatticeError when two sublattices share a name or a replaced species."""
+    """Raise SublatticeError on a shared name or ``replaces``, or a ``follows`` it cannot meet.
+
+    A followed sublattice must exist, have its own ``step`` or ``points`` and as many species.
+    """
     for attr in ("name", "replaces"):
         values = [getattr(sl, attr) for sl in sublattices]
         dup = sorted({v for v in values if values.count(v) > 1})
         if dup:
             raise SublatticeError(f"several sublattices have the same {attr}: {dup}")
+    by_name = {sl.name: sl for sl in sublattices}
+    for sl in sublattices:
+        if sl.follows is None:
+            continue
+        leader = by_name.get(sl.follows)
+        where = f"sublattice {sl.name!r} follows {sl.follows!r}"
+        if leader is None:
+            raise SublatticeError(f"{where}, which is not a sublattice ({sorted(by_name)})")
+        if leader.follows is not None:
+            raise SublatticeError(f"{where}, which itself follows {leader.follows!r}")
+        if len(leader.species) != len(sl.species):
+            raise SublatticeError(
+                f"{where}: species {list(sl.species)} and {list(leader.species)} differ in"
+                " number (the i-th species takes the fraction of the i-th species there)"
+            )
+
+
+def _selects(site: PeriodicSite, replaces: str) -> bool:
+    if _is_element(replaces):
+        return site.specie.symbol == replaces
+    return site.properties.get(SITE_LABEL) == replaces
 
 
 def sublattice_sites(structure: Structure, sublattice: Sublattice) -> list[int]:
-    """Indices of the sites of ``structure`` occupied by ``sublattice.replaces``.
+    """Indices of the sites of ``structure`` selected by ``sublattice.replaces``.
+
+    An element symbol selects the sites of that element; any other name the sites whose
+    ``site_label`` property equals it.
 
     Raises:
         SublatticeError: the structure has no such site.
     """
-    indices = [i for i, site in enumerate(structure) if site.specie.symbol == sublattice.replaces]
+    indices = [i for i, site in enumerate(structure) if _selects(site, sublattice.replaces)]
     if not indices:
         present = sorted({site.specie.symbol for site in structure})
+        labels = sorted({str(x) for x in structure.site_properties.get(SITE_LABEL, []) if x})
+        named = f" and site labels {', '.join(labels)}" if labels else ""
         raise SublatticeError(
             f"sublattice {sublattice.name!r} replaces {sublattice.replaces}, but the parent"
             f" {structure.composition.reduced_formula} has no {sublattice.replaces} site"
-            f" (it contains {', '.join(present)})"
+            f" (it contains {', '.join(present)}{named})"
         )
     return indices
 
 
 def site_counts(structure: Structure, sublattices: Sequence[Sublattice]) -> dict[str, int]:
-    """Number of sites of each sublattice in ``structure``, keyed by sublattice name."""
+    """Number of sites of each sublattice in ``structure``, keyed by sublattice name.
+
+    Raises:
+        SublatticeError: two sublattices share a name, a ``replaces`` or a site.
+    """
     check_distinct(sublattices)
-    return {sl.name: len(sublattice_sites(structure, sl)) for sl in sublattices}
+    sites = {sl.name: sublattice_sites(structure, sl) for sl in sublattices}
+    for (a, sites_a), (b, sites_b) in itertools.combinations(sites.items(), 2):
+        if set(sites_a) & set(sites_b):
+            raise SublatticeError(f"sublattices {a!r} and {b!r} select the same parent sites")
+    return {name: len(indices) for name, indices in sites.items()}

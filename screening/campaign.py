@@ -68,18 +68,23 @@ def _check_element(symbol: str) -> str:
 
 
 class SublatticeSpec(_Strict):
-    """Sites of the parent that hold ``replaces``, and the species allowed on them."""
+    """Parent sites selected by ``replaces`` and the species allowed on them.
+
+    ``replaces`` is an element (all its sites) or a site label such as ``Na1``. The
+    fractions come from ``step``, ``points`` or ``follows`` (another sublattice's name).
+    """
 
     replaces: str
     species: list[str] = Field(min_length=1)
     step: Annotated[float, Field(gt=0, le=1)] | None = None
     points: list[dict[str, float]] | None = None
+    follows: str | None = None
 
     @field_validator("replaces")
     @classmethod
-    def _replaces_is_element(cls, value: str) -> str:
-        if not Element.is_valid_symbol(value):
-            raise ValueError(f"unknown element {value!r}")
+    def _replaces_is_element_or_label(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.+-]{0,31}", value):
+            raise ValueError(f"{value!r} is neither an element nor a site label")
         return value
 
     @field_validator("species")
@@ -118,17 +123,19 @@ class SublatticeSpec(_Strict):
 
     @model_validator(mode="after")
     def _step_or_points(self) -> SublatticeSpec:
-        if (self.step is None) == (self.points is None):
-            raise ValueError("give exactly one of 'step' or 'points'")
+        if sum(x is not None for x in (self.step, self.points, self.follows)) != 1:
+            raise ValueError("give exactly one of 'step', 'points' or 'follows'")
         return self
 
 
 class EnumerationSpec(_Strict):
-    method: Literal["sqs"] = "sqs"
+    method: Literal["sqs", "enumerate"] = "sqs"
     structures_per_composition: PositiveInt = 1
     seed: int = 1
     sqs_steps: PositiveInt = 3000
     pair_cutoff: PositiveFloat = Field(6.0, description="Å")
+    max_sites: PositiveInt = Field(8, description="largest cell of method enumerate, in sites")
+    max_structures: PositiveInt = Field(2000, description="cap on orderings of enumerate")
 
 
 class RelaxSpec(_Strict):
@@ -155,6 +162,9 @@ class HullSpec(_Strict):
 
 class FarmSpec(_Strict):
     max_attempts: PositiveInt = Field(2, description="tries per job before it is failed")
+    local_workers: PositiveInt | None = Field(
+        None, description="worker processes of a local cluster; default one per core"
+    )
 
 
 class StabilitySpec(_Strict):
@@ -185,6 +195,9 @@ class MdSpec(_Strict):
     supercell_min_length: PositiveFloat = Field(10.0, description="Å")
     seed: int = 1
     hop_length: PositiveFloat = Field(2.5, description="Å, for N_eff of He et al. 2018")
+    fit_min_start_ps: PositiveFloat = Field(
+        2.0, description="ps; the diffusive fit window never starts earlier"
+    )
     compositions: list[str] = Field(
         default_factory=list, description="reduced formulas to run MD on; empty: all"
     )
@@ -195,6 +208,32 @@ class MdSpec(_Strict):
     def _distinct(cls, value: list[float]) -> list[float]:
         if len(set(value)) != len(value):
             raise ValueError(f"temperatures {value} are listed twice")
+        return value
+
+
+class NebSpec(_Strict):
+    """Stage neb (one job per candidate structure): hops found, bands run, percolation."""
+
+    enabled: bool = True
+    cutoff: PositiveFloat = Field(4.0, description="Å, longest hop between mobile sites")
+    mechanism: Literal["vacancy"] = "vacancy"
+    images: PositiveInt = 5
+    fmax: PositiveFloat = Field(0.05, description="eV/Å")
+    max_steps: PositiveInt = 500
+    supercell_min_length: PositiveFloat = Field(10.0, description="Å")
+    max_hops: PositiveInt = Field(10, description="hop classes computed per structure")
+    compositions: list[str] = Field(
+        default_factory=list, description="reduced formulas to run NEB on; empty: all"
+    )
+
+    @field_validator("mechanism", mode="before")
+    @classmethod
+    def _known_mechanism(cls, value: object) -> object:
+        if value == "interstitial":
+            raise ValueError(
+                "interstitial NEB needs interstitial sites, which the product does not find "
+                'yet; use mechanism = "vacancy"'
+            )
         return value
 
 
@@ -215,6 +254,7 @@ class CampaignSpec(_Strict):
     hull: HullSpec = HullSpec()
     farm: FarmSpec = FarmSpec()
     md: MdSpec | None = None
+    neb: NebSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -222,9 +262,11 @@ class CampaignSpec(_Strict):
         return check_name(value)
 
     @model_validator(mode="after")
-    def _md_needs_mobile_species(self) -> CampaignSpec:
+    def _transport_needs_mobile_species(self) -> CampaignSpec:
         if self.md is not None and self.md.enabled and self.mobile_species is None:
             raise ValueError("[md] needs mobile_species (the ion whose diffusion is measured)")
+        if self.neb is not None and self.neb.enabled and self.mobile_species is None:
+            raise ValueError("[neb] needs mobile_species (the ion whose hops are computed)")
         return self
 
     @field_validator("mobile_species")
@@ -364,6 +406,7 @@ def plan_campaign(spec: CampaignSpec, base_dir: Path) -> CampaignPlan:
                 f"supercell: {err}; set supercell = {list(whole)}, which realises every "
                 "composition of the grid, or choose a coarser step"
             ) from err
+        _check_stage_compositions(spec, {grid.formula_of(p, parent, sublattices) for p in points})
     except EnumerationError as err:
         raise CampaignError(str(err)) from err
     phases = tuple(
@@ -423,6 +466,7 @@ def _sublattice(name: str, sub: SublatticeSpec) -> space.Sublattice:
         species=tuple(sub.species),
         step=None if sub.step is None else exact(sub.step),
         points=points,
+        follows=sub.follows,
     )
 
 
@@ -440,3 +484,14 @@ def _existing(value: str, field: str) -> Path:
     if not path.is_file():
         raise CampaignError(f"{field}: file not found: {value}")
     return path
+
+
+def _check_stage_compositions(spec: CampaignSpec, formulas: set[str]) -> None:
+    """Refuse md/neb ``compositions`` that name no composition of the grid."""
+    for table, stage in (("md", spec.md), ("neb", spec.neb)):
+        unknown = sorted(set(stage.compositions) - formulas) if stage is not None else []
+        if unknown:
+            raise CampaignError(
+                f"{table}.compositions: {unknown} are not on the grid; its formulas are "
+                f"{sorted(formulas)}"
+            )
