@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from db.errors import DatabaseError
@@ -206,6 +206,21 @@ def transport_results(connection: Connection, campaign_name: str) -> list[dict[s
     return [dict(row) for row in connection.execute(statement).mappings()]
 
 
+def _per_structure_rows(
+    connection: Connection, statement: Select, result: Any, campaign_name: str, last_key: Any
+) -> list[dict[str, Any]]:
+    """Rows of a per-structure result table (md_run, neb_run) for the campaign's candidates
+    under its current potential, by formula, structure and ``last_key``."""
+    statement = (
+        statement.join(CampaignStructure, CampaignStructure.structure_id == result.structure_id)
+        .join(Composition, Composition.id == CampaignStructure.composition_id)
+        .join(Campaign, Campaign.id == CampaignStructure.campaign_id)
+        .where(Campaign.name == campaign_name, result.potential_id == Campaign.potential_id)
+        .order_by(Composition.formula, result.structure_id, last_key)
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
+
+
 def md_runs(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
     """The campaign's MD runs under its potential, one row per structure and temperature.
 
@@ -213,31 +228,24 @@ def md_runs(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
     n_mobile, stable, instability_reason, catastrophic_step, diffusive, d_cm2_s, d_err_cm2_s,
     fit_start_ps, fit_end_ps, haven_ratio.
     """
-    statement = (
-        select(
-            Composition.formula,
-            MdRun.structure_id,
-            MdRun.temperature_k,
-            (MdRun.steps * MdRun.timestep_fs / 1000.0).label("production_ps"),
-            MdRun.n_atoms,
-            MdRun.n_mobile,
-            MdRun.stable,
-            MdRun.instability_reason,
-            MdRun.catastrophic_step,
-            MdRun.diffusive,
-            MdRun.d_cm2_s,
-            MdRun.d_err_cm2_s,
-            MdRun.fit_start_ps,
-            MdRun.fit_end_ps,
-            MdRun.haven_ratio,
-        )
-        .join(CampaignStructure, CampaignStructure.structure_id == MdRun.structure_id)
-        .join(Composition, Composition.id == CampaignStructure.composition_id)
-        .join(Campaign, Campaign.id == CampaignStructure.campaign_id)
-        .where(Campaign.name == campaign_name, MdRun.potential_id == Campaign.potential_id)
-        .order_by(Composition.formula, MdRun.structure_id, MdRun.temperature_k)
+    statement = select(
+        Composition.formula,
+        MdRun.structure_id,
+        MdRun.temperature_k,
+        (MdRun.steps * MdRun.timestep_fs / 1000.0).label("production_ps"),
+        MdRun.n_atoms,
+        MdRun.n_mobile,
+        MdRun.stable,
+        MdRun.instability_reason,
+        MdRun.catastrophic_step,
+        MdRun.diffusive,
+        MdRun.d_cm2_s,
+        MdRun.d_err_cm2_s,
+        MdRun.fit_start_ps,
+        MdRun.fit_end_ps,
+        MdRun.haven_ratio,
     )
-    return [dict(row) for row in connection.execute(statement).mappings()]
+    return _per_structure_rows(connection, statement, MdRun, campaign_name, MdRun.temperature_k)
 
 
 def neb_runs(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
@@ -251,23 +259,16 @@ def neb_runs(connection: Connection, campaign_name: str) -> list[dict[str, Any]]
         .where(NebHop.neb_run_id == NebRun.id, NebHop.converged.is_(True))
         .scalar_subquery()
     )
-    statement = (
-        select(
-            Composition.formula,
-            NebRun.structure_id,
-            NebRun.spacegroup,
-            NebRun.grouping,
-            NebRun.n_symmetry_classes,
-            NebRun.n_hops_computed,
-            converged.label("n_converged"),
-            NebRun.barrier_1d_ev,
-            NebRun.barrier_2d_ev,
-            NebRun.barrier_3d_ev,
-        )
-        .join(CampaignStructure, CampaignStructure.structure_id == NebRun.structure_id)
-        .join(Composition, Composition.id == CampaignStructure.composition_id)
-        .join(Campaign, Campaign.id == CampaignStructure.campaign_id)
-        .where(Campaign.name == campaign_name, NebRun.potential_id == Campaign.potential_id)
-        .order_by(Composition.formula, NebRun.structure_id, NebRun.id)
+    statement = select(
+        Composition.formula,
+        NebRun.structure_id,
+        NebRun.spacegroup,
+        NebRun.grouping,
+        NebRun.n_symmetry_classes,
+        NebRun.n_hops_computed,
+        converged.label("n_converged"),
+        NebRun.barrier_1d_ev,
+        NebRun.barrier_2d_ev,
+        NebRun.barrier_3d_ev,
     )
-    return [dict(row) for row in connection.execute(statement).mappings()]
+    return _per_structure_rows(connection, statement, NebRun, campaign_name, NebRun.id)
