@@ -36,6 +36,7 @@ NAMING_CONVENTION = {
 
 JOB_STATUSES = ("pending", "running", "done", "failed")
 STRUCTURE_ROLES = ("candidate", "reference")
+FRAME_SPLITS = ("train", "valid", "test")
 
 
 def _now() -> dt.datetime:
@@ -60,6 +61,29 @@ class Potential(Base):
         ForeignKey("potential.id"), comment="base potential of a fine-tuned one"
     )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # Provenance of a fine-tuned potential (NULL for the universal ones).
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset.id"), comment="dataset it was fine-tuned on"
+    )
+    split_json: Mapped[str | None] = mapped_column(
+        Text, comment="{split: {frames, frame_hashes_sha256}} of the frames used"
+    )
+    hyperparameters_json: Mapped[str | None] = mapped_column(
+        Text, comment="trainer settings: epochs, learning rate, batch size, ..."
+    )
+    model_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("artifact.sha256"), comment="the model file in the artifact store"
+    )
+    test_energy_rmse_mev_atom: Mapped[float | None] = mapped_column(
+        Float, comment="meV/atom on the test split"
+    )
+    test_force_rmse_mev_ang: Mapped[float | None] = mapped_column(
+        Float, comment="meV/Å per force component on the test split"
+    )
+    test_stress_rmse_gpa: Mapped[float | None] = mapped_column(
+        Float, comment="GPa per stress component, test frames with stress"
+    )
+    training_wall_time_s: Mapped[float | None] = mapped_column(Float, comment="seconds")
 
 
 class Campaign(Base):
@@ -353,3 +377,178 @@ class NebHop(Base):
     n_atoms: Mapped[int] = mapped_column(Integer, comment="atoms in the band's supercell")
     wall_time_s: Mapped[float] = mapped_column(Float)
     run: Mapped[NebRun] = relationship(back_populates="hops")
+
+
+class CompositionSummaryCache(Base):
+    """A campaign's rows of the ``composition_summary`` view as of ``refreshed_at``.
+
+    The columns from ``campaign`` to ``neb_barrier_ev`` are the view's, same names and
+    units; ``db.summary_cache.refresh_summary`` replaces a campaign's rows at the end of
+    every run. The explorer reads this table (the view takes seconds on large campaigns).
+    """
+
+    __tablename__ = "composition_summary_cache"
+
+    composition_id: Mapped[int] = mapped_column(
+        ForeignKey("composition.id", ondelete="CASCADE"), primary_key=True
+    )
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), index=True
+    )
+    refreshed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    campaign: Mapped[str] = mapped_column(String(200))
+    formula: Mapped[str] = mapped_column(String(200), comment="reduced formula")
+    parameters: Mapped[str] = mapped_column(String(2000), comment="sublattice fractions JSON")
+    potential: Mapped[str] = mapped_column(String(200))
+    n_structures: Mapped[int] = mapped_column(Integer, comment="relaxed candidate structures")
+    energy_ev_atom: Mapped[float | None] = mapped_column(Float, comment="lowest, eV/atom")
+    e_hull_ev_atom: Mapped[float | None] = mapped_column(Float, comment="eV/atom")
+    is_stable: Mapped[int | None] = mapped_column(Integer, comment="1, 0, NULL before a hull")
+    a: Mapped[float | None] = mapped_column(Float, comment="Å")
+    b: Mapped[float | None] = mapped_column(Float, comment="Å")
+    c: Mapped[float | None] = mapped_column(Float, comment="Å")
+    alpha: Mapped[float | None] = mapped_column(Float, comment="degrees")
+    beta: Mapped[float | None] = mapped_column(Float, comment="degrees")
+    gamma: Mapped[float | None] = mapped_column(Float, comment="degrees")
+    volume_per_atom: Mapped[float | None] = mapped_column(Float, comment="Å^3/atom")
+    density_g_cm3: Mapped[float | None] = mapped_column(Float)
+    e_a_ev: Mapped[float | None] = mapped_column(Float)
+    e_a_err_ev: Mapped[float | None] = mapped_column(Float)
+    d_300k_cm2_s: Mapped[float | None] = mapped_column(Float)
+    sigma_300k_ms_cm: Mapped[float | None] = mapped_column(Float)
+    neb_barrier_ev: Mapped[float | None] = mapped_column(Float, comment="3D percolating, eV")
+
+
+class ClusterExpansion(Base):
+    """A cluster expansion fitted to one campaign's relaxed energies (method ce-mc).
+
+    Plain data, never a pickle: ``settings_json`` holds the cluster space (the parent's
+    primitive lattice with its icet symbols, cutoffs in Å) and the fit settings (method, CV
+    splits, seed, mapping limits); ``ecis_json`` the ECIs in eV/site, in icet's orbit order
+    (zerolet first). ``training_sha256`` hashes the training energies together with those
+    settings, so the same data are never fitted twice.
+    """
+
+    __tablename__ = "cluster_expansion"
+    __table_args__ = (UniqueConstraint("campaign_id", "potential_id", "training_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    potential_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    training_sha256: Mapped[str] = mapped_column(
+        String(64), comment="SHA-256 of the training energies and the settings"
+    )
+    settings_json: Mapped[str] = mapped_column(Text, comment="cluster space and fit settings")
+    ecis_json: Mapped[str] = mapped_column(Text, comment="ECIs, eV/site, icet orbit order")
+    cv_rmse_mev_site: Mapped[float] = mapped_column(
+        Float, comment="meV/site, k-fold cross validation"
+    )
+    train_rmse_mev_site: Mapped[float] = mapped_column(
+        Float, comment="meV/site, the final fit on every used structure"
+    )
+    n_structures_used: Mapped[int] = mapped_column(Integer)
+    n_structures_dropped: Mapped[int] = mapped_column(
+        Integer, comment="relaxed away from the lattice, or not mappable"
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ClusterExpansionTraining(Base):
+    """One training structure of a cluster expansion: used, or dropped with the reason.
+
+    Its lowest-energy relaxation was mapped onto the ideal lattice; the mapping numbers are
+    NULL for a structure that could not be mapped.
+    """
+
+    __tablename__ = "ce_training"
+
+    cluster_expansion_id: Mapped[int] = mapped_column(
+        ForeignKey("cluster_expansion.id", ondelete="CASCADE"), primary_key=True
+    )
+    structure_id: Mapped[int] = mapped_column(ForeignKey("structure.id"), primary_key=True)
+    relaxation_id: Mapped[int] = mapped_column(ForeignKey("relaxation.id"))
+    used: Mapped[bool] = mapped_column(Boolean)
+    drop_reason: Mapped[str | None] = mapped_column(Text)
+    energy_ev_site: Mapped[float | None] = mapped_column(
+        Float, comment="eV per lattice site as fitted; NULL when dropped"
+    )
+    max_displacement_ang: Mapped[float | None] = mapped_column(
+        Float, comment="Å, the largest distance of an atom from its ideal site"
+    )
+    volumetric_strain: Mapped[float | None] = mapped_column(
+        Float, comment="relative volume change from the ideal lattice"
+    )
+
+
+class Dataset(Base):
+    """Labelled frames for fine-tuning, split by frame hash into train, valid and test."""
+
+    __tablename__ = "dataset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    valid_fraction: Mapped[float] = mapped_column(Float)
+    test_fraction: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Frame(Base):
+    """One labelled configuration of a dataset: energy eV, forces eV/Å, stress eV/Å^3."""
+
+    __tablename__ = "frame"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "frame_hash"),
+        CheckConstraint(f"split IN {FRAME_SPLITS}", name="split"),
+        Index("ix_frame_dataset_id_split", "dataset_id", "split"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
+    frame_hash: Mapped[str] = mapped_column(
+        String(64), comment="SHA-256 of species, positions, cell (1e-4 Å) and energy (1e-6 eV)"
+    )
+    split: Mapped[str] = mapped_column(String(10), comment="train, valid or test, from the hash")
+    formula: Mapped[str] = mapped_column(String(200), comment="reduced formula")
+    n_atoms: Mapped[int] = mapped_column(Integer)
+    structure_json: Mapped[str] = mapped_column(
+        Text, comment="numbers, cell (Å), positions (Å), pbc"
+    )
+    energy_ev: Mapped[float] = mapped_column(Float, comment="total energy, eV")
+    forces_json: Mapped[str] = mapped_column(Text, comment="eV/Å, n_atoms x 3")
+    stress_json: Mapped[str | None] = mapped_column(Text, comment="eV/Å^3, Voigt xx yy zz yz xz xy")
+    source: Mapped[str] = mapped_column(String(1000), comment="file, or how it was made")
+    functional: Mapped[str | None] = mapped_column(String(100), comment="PBE, r2SCAN, ...")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class SisGeneration(Base):
+    """One generation of stability-indicated sampling: MD with ``model_id`` on the run's
+    structures at each target temperature, under a temperature window (multiples of the
+    target); the earliest catastrophic point t_cp (ps from the start of production), the
+    frames labelled from the ``window_ps`` before it, and ``next_model_id``, fine-tuned on
+    them. ``stable``: every run survived the target length and the loop stopped here."""
+
+    __tablename__ = "sis_generation"
+    __table_args__ = (UniqueConstraint("run_name", "generation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_name: Mapped[str] = mapped_column(String(200), comment="the SIS run")
+    generation: Mapped[int] = mapped_column(Integer, comment="0 for the starting model")
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("potential.id"))
+    next_model_id: Mapped[int | None] = mapped_column(ForeignKey("potential.id"))
+    temperatures_json: Mapped[str] = mapped_column(Text, comment="target temperatures, K")
+    window_low: Mapped[float] = mapped_column(Float, comment="x target temperature")
+    window_high: Mapped[float] = mapped_column(Float, comment="x target temperature")
+    md_steps: Mapped[int] = mapped_column(Integer, comment="production steps to survive")
+    runs: Mapped[int] = mapped_column(Integer, comment="structures x temperatures")
+    unstable_runs: Mapped[int] = mapped_column(Integer)
+    stable: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text, comment="why the first run failed")
+    catastrophic_step: Mapped[int | None] = mapped_column(Integer)
+    t_cp_ps: Mapped[float | None] = mapped_column(Float, comment="catastrophic point, ps")
+    window_ps: Mapped[float] = mapped_column(Float, comment="labelled: [t_cp - window, t_cp)")
+    frames_added: Mapped[int] = mapped_column(Integer)
+    learning_rate: Mapped[float | None] = mapped_column(Float, comment="of the next model")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -272,3 +273,54 @@ def neb_runs(connection: Connection, campaign_name: str) -> list[dict[str, Any]]
         NebRun.barrier_3d_ev,
     )
     return _per_structure_rows(connection, statement, NebRun, campaign_name, NebRun.id)
+
+
+def candidate_structures(session: Session, campaign_id: int) -> Iterator[dict[str, Any]]:
+    """The campaign's candidate structures for export, by formula and structure id, streamed.
+
+    Keys: structure_id, composition_id, formula and fractions_json (of the composition),
+    n_atoms, origin_kind, origin_json, structure_json (the ideal structure), and the
+    relaxed_structure_json and energy_ev_atom (eV/atom) of its lowest-energy done
+    relaxation with the campaign's potential (None before any).
+    """
+    members = select(CampaignStructure.structure_id).where(
+        CampaignStructure.campaign_id == campaign_id
+    )
+    potential = select(Campaign.potential_id).where(Campaign.id == campaign_id).scalar_subquery()
+    ranked = (
+        select(
+            Relaxation.structure_id,
+            Relaxation.final_structure_json,
+            Relaxation.energy_ev_atom,
+            func.row_number()
+            .over(
+                partition_by=Relaxation.structure_id,
+                order_by=(Relaxation.energy_ev_atom, Relaxation.id),
+            )
+            .label("energy_rank"),
+        )
+        .join(Job, (Job.id == Relaxation.job_id) & (Job.status == "done"))
+        .where(Relaxation.structure_id.in_(members), Relaxation.potential_id == potential)
+        .subquery()
+    )
+    statement = (
+        select(
+            Structure.id.label("structure_id"),
+            CampaignStructure.composition_id,
+            Composition.formula,
+            Composition.fractions_json,
+            Structure.n_atoms,
+            Structure.origin_kind,
+            Structure.origin_json,
+            Structure.structure_json,
+            ranked.c.final_structure_json.label("relaxed_structure_json"),
+            ranked.c.energy_ev_atom,
+        )
+        .join(CampaignStructure, CampaignStructure.structure_id == Structure.id)
+        .join(Composition, Composition.id == CampaignStructure.composition_id)
+        .outerjoin(ranked, (ranked.c.structure_id == Structure.id) & (ranked.c.energy_rank == 1))
+        .where(CampaignStructure.campaign_id == campaign_id, CampaignStructure.role == "candidate")
+        .order_by(Composition.formula, Structure.id)
+    )
+    for row in session.execute(statement, execution_options={"yield_per": 100}).mappings():
+        yield dict(row)
