@@ -22,6 +22,7 @@ from pymatgen.core import Structure
 from enumerate.cluster_expansion import ClusterExpansionModel, build_cluster_expansion
 from enumerate.errors import ClusterExpansionError
 from enumerate.grid import check_realisable
+from enumerate.mc_random import private_random
 from enumerate.placeholders import to_structure
 from enumerate.space import CompositionPoint, Sublattice, site_counts, sublattice_sites
 
@@ -138,15 +139,16 @@ def anneal(
     """
     expansion = build_cluster_expansion(model)
     atoms = _initial(model, supercell, sublattices, point, seed)
-    ensemble = CanonicalAnnealing(
-        atoms,
-        _calculator(expansion, model, atoms),
-        T_start=t_start_k,
-        T_stop=t_stop_k,
-        n_steps=n_steps,
-        random_seed=seed,
-    )
-    ensemble.run()
+    with private_random():  # reproducible on a Dask worker too
+        ensemble = CanonicalAnnealing(
+            atoms,
+            _calculator(expansion, model, atoms),
+            T_start=t_start_k,
+            T_stop=t_stop_k,
+            n_steps=n_steps,
+            random_seed=seed,
+        )
+        ensemble.run()
     best = min(
         (ensemble.estimated_ground_state, ensemble.structure),
         key=expansion.predict,
@@ -187,19 +189,20 @@ def sample_canonical(
     """
     expansion = build_cluster_expansion(model)
     atoms = _initial(model, supercell, sublattices, point, seed)
-    ensemble = CanonicalEnsemble(
-        atoms,
-        _calculator(expansion, model, atoms),
-        temperature=temperature_k,
-        random_seed=seed,
-    )
-    ensemble.run(n_equilibration_steps)
     samples = []
-    for _ in range(n_samples):
-        ensemble.run(sample_interval)
-        samples.append(
-            _result(expansion, model, ensemble.structure, temperature_k, ensemble.step, seed)
+    with private_random():  # reproducible on a Dask worker too
+        ensemble = CanonicalEnsemble(
+            atoms,
+            _calculator(expansion, model, atoms),
+            temperature=temperature_k,
+            random_seed=seed,
         )
+        ensemble.run(n_equilibration_steps)
+        for _ in range(n_samples):
+            ensemble.run(sample_interval)
+            samples.append(
+                _result(expansion, model, ensemble.structure, temperature_k, ensemble.step, seed)
+            )
     logger.info(
         "%d samples of %s at %g K on %d sites (seed %d)",
         n_samples,

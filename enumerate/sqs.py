@@ -28,6 +28,7 @@ from mchammer.calculators import compare_cluster_vectors
 from pymatgen.core import Structure
 
 from enumerate.grid import check_realisable
+from enumerate.mc_random import private_random
 from enumerate.placeholders import icet_symbols, to_structure
 from enumerate.space import CompositionPoint, Sublattice, site_counts, sublattice_sites
 
@@ -173,13 +174,14 @@ def _run(
         atoms = problem.atoms.copy()
         occupy_structure_randomly(atoms, problem.cluster_space, problem.target, seed)
     else:
-        atoms = generate_sqs_from_supercells(
-            problem.cluster_space,
-            [problem.atoms],
-            problem.target,
-            n_steps=n_steps,
-            random_seed=seed,
-        )
+        with private_random():  # reproducible on a Dask worker too
+            atoms = generate_sqs_from_supercells(
+                problem.cluster_space,
+                [problem.atoms],
+                problem.target,
+                n_steps=n_steps,
+                random_seed=seed,
+            )
     objective = _objective(problem, atoms)
     logger.info(
         "%s on %d sites: objective %.4f (%s, seed %d, cutoffs %s)",
