@@ -1,26 +1,25 @@
-"""Symmetry-distinct migration hops of a mobile species between its occupied sites.
+"""Symmetry-distinct migration hops of a mobile species: between its occupied sites
+(:func:`find_hops`, the vacancy mechanism) or between empty positions such as the
+interstitial sites of :mod:`screening.interstitials` (:func:`find_site_hops`).
 
-A hop joins two mobile sites closer than a cutoff: site ``start`` in the home cell and
-site ``end`` translated by ``image`` lattice vectors. Hops that a space-group operation
+A hop joins two sites closer than a cutoff: site ``start`` in the home cell and site
+``end`` translated by ``image`` lattice vectors. Hops that a space-group operation
 (spglib, through pymatgen's SpacegroupAnalyzer) maps onto one another form one class.
 When the classes outnumber ``max_hops`` (SQS and other low-symmetry cells), classes with
 the same length (within ``length_tolerance_ang``) and the same species around the hop
 midpoint are merged into environment groups, and only the ``max_hops`` most populous
 groups are kept for computing; the result records that choice and what was left out.
-
-Interstitial sites are not searched for yet (no Voronoi or density analysis): an
-interstitial hop is given by hand with :meth:`InterstitialHop.from_positions`.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -74,6 +73,16 @@ class InterstitialHop:
             _triple(start_frac),
             _triple(end),
             float(length),
+        )
+
+    @classmethod
+    def from_hop(cls, hop: Hop, sites_frac: np.ndarray, species: str) -> InterstitialHop:
+        """A hop of :func:`find_site_hops` between rows of ``sites_frac`` as an added ion's jump."""
+        return cls(
+            species,
+            _triple(sites_frac[hop.start]),
+            _triple(sites_frac[hop.end] + hop.image),
+            hop.length_ang,
         )
 
 
@@ -131,7 +140,8 @@ class HopSet:
 def find_hops(structure: Structure, settings: HopSettings = HopSettings()) -> HopSet:
     """Find the distinct hops between mobile sites closer than ``settings.cutoff_ang``.
 
-    Raises HopError for a disordered structure or one without the mobile species.
+    A hop's ``start`` and ``end`` are site indices of ``structure``. Raises HopError for a
+    disordered structure or one without the mobile species.
     """
     if not structure.is_ordered:
         raise HopError("hops need an ordered structure (one species per site)")
@@ -140,16 +150,39 @@ def find_hops(structure: Structure, settings: HopSettings = HopSettings()) -> Ho
     ]
     if not mobile:
         raise HopError(f"the structure has no {settings.mobile_species} site")
+    return _hop_set(structure, mobile, structure.frac_coords[mobile], settings)
+
+
+def find_site_hops(
+    structure: Structure, sites_frac: np.ndarray, settings: HopSettings = HopSettings()
+) -> HopSet:
+    """Find the distinct hops between given empty positions (fractional, n x 3) of ``structure``.
+
+    A hop's ``start`` and ``end`` are rows of ``sites_frac``. The positions should be whole
+    orbits of the structure's space group (as :func:`screening.interstitials.find_interstitials`
+    returns them); an incomplete orbit only splits classes. Raises HopError without positions.
+    """
+    sites_frac = np.asarray(sites_frac, dtype=float).reshape(-1, 3)
+    if not len(sites_frac):
+        raise HopError("no sites to hop between")
+    return _hop_set(structure, list(range(len(sites_frac))), sites_frac, settings)
+
+
+def _hop_set(
+    structure: Structure, labels: list[int], frac: np.ndarray, settings: HopSettings
+) -> HopSet:
+    """Classes of the hops between the sites at ``frac``, each named by its ``labels`` entry."""
     analyzer = SpacegroupAnalyzer(
         structure, symprec=settings.symprec_ang, angle_tolerance=settings.angle_tolerance_deg
     )
-    hops = _all_hops(structure, mobile, settings.cutoff_ang)
-    orbits = _symmetry_orbits(structure, mobile, hops, analyzer)
-    classes = [_hop_class(structure, members, settings) for members in orbits]
+    hops = _all_hops(structure.lattice, labels, frac, settings)
+    orbits = _symmetry_orbits(structure.lattice, labels, frac, hops, analyzer)
+    positions = dict(zip(labels, frac, strict=True))
+    classes = [_hop_class(structure, positions, members, settings) for members in orbits]
     grouping: Grouping = "symmetry"
     if len(classes) > settings.max_hops:
         grouping = "environment"
-        classes = _environment_groups(structure, classes, settings)
+        classes = _environment_groups(structure, positions, classes, settings)
         classes.sort(key=lambda c: (-len(c.members), c.length_ang, c.environment))
     else:
         classes.sort(key=lambda c: (c.length_ang, c.environment, c.representative))
@@ -164,22 +197,26 @@ def find_hops(structure: Structure, settings: HopSettings = HopSettings()) -> Ho
     )
 
 
-def _all_hops(structure: Structure, mobile: list[int], cutoff_ang: float) -> list[Hop]:
-    """Every mobile-mobile pair within the cutoff, once, in its canonical direction."""
-    centres, points, images, distances = structure.get_neighbor_list(
-        cutoff_ang, sites=[structure[i] for i in mobile]
-    )
-    is_mobile = set(mobile)
+def _all_hops(
+    lattice: Lattice, labels: list[int], frac: np.ndarray, settings: HopSettings
+) -> list[Hop]:
+    """Every pair of the sites within the cutoff, once, in its canonical direction."""
+    sites = Structure(lattice, [settings.mobile_species] * len(labels), frac)
+    centres, points, images, distances = sites.get_neighbor_list(settings.cutoff_ang)
     hops: dict[tuple[int, int, Image], Hop] = {}
     for c, p, image, d in zip(centres, points, images, distances, strict=True):
-        if int(p) in is_mobile and d > 1e-6:  # the site itself comes back at distance 0
-            hop = _canonical(Hop(mobile[c], int(p), _triple_int(image), float(d)))
+        if d > 1e-6:  # the site itself comes back at distance 0
+            hop = _canonical(Hop(labels[c], labels[p], _triple_int(image), float(d)))
             hops.setdefault((hop.start, hop.end, hop.image), hop)
     return sorted(hops.values())
 
 
 def _symmetry_orbits(
-    structure: Structure, mobile: list[int], hops: list[Hop], analyzer: SpacegroupAnalyzer
+    lattice: Lattice,
+    labels: list[int],
+    frac: np.ndarray,
+    hops: list[Hop],
+    analyzer: SpacegroupAnalyzer,
 ) -> list[list[Hop]]:
     """Partition the hops into orbits of the space group.
 
@@ -189,21 +226,20 @@ def _symmetry_orbits(
     """
     if not hops:
         return []
-    slot = {site: k for k, site in enumerate(mobile)}
+    slot = {site: k for k, site in enumerate(labels)}
     starts = np.array([slot[h.start] for h in hops])
     ends = np.array([slot[h.end] for h in hops])
     images = np.array([h.image for h in hops])
     bound = int(np.abs(images).max())
-    codes = _codes(starts, ends, images, len(mobile), bound)
+    codes = _codes(starts, ends, images, len(labels), bound)
     order = np.argsort(codes)
     rows, cols = [], []
     dataset = analyzer.get_symmetry_dataset()
     for rotation, translation in _generators(dataset.rotations, dataset.translations):
-        points = structure.frac_coords[mobile] @ rotation.T + translation
-        moved, cells = _locate(structure, mobile, points)
+        moved, cells = _locate(lattice, frac, frac @ rotation.T + translation)
         new_images = cells[ends] + images @ rotation.T - cells[starts]
         inside = np.all(np.abs(new_images) <= bound, axis=1)  # else: beyond the cutoff
-        mapped = _codes(moved[starts], moved[ends], new_images, len(mobile), bound)
+        mapped = _codes(moved[starts], moved[ends], new_images, len(labels), bound)
         where = np.searchsorted(codes, mapped, sorter=order).clip(max=len(hops) - 1)
         found = inside & (codes[order[where]] == mapped)
         rows.append(np.flatnonzero(found))
@@ -242,18 +278,22 @@ def _codes(
 
 
 def _locate(
-    structure: Structure, mobile: list[int], points: np.ndarray
+    lattice: Lattice, sites: np.ndarray, points: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The slot of the nearest mobile site to each fractional point, and the cell it is in."""
-    sites = structure.frac_coords[mobile]
+    """The row of the nearest site to each fractional point, and the cell it is in."""
     delta = points[:, None, :] - sites[None, :, :]
     cells = np.round(delta)
-    lengths = np.linalg.norm((delta - cells) @ structure.lattice.matrix, axis=2)
+    lengths = np.linalg.norm((delta - cells) @ lattice.matrix, axis=2)
     nearest = np.argmin(lengths, axis=1)
     return nearest, cells[np.arange(len(points)), nearest].astype(int)
 
 
-def _hop_class(structure: Structure, members: list[Hop], settings: HopSettings) -> HopClass:
+def _hop_class(
+    structure: Structure,
+    positions: Mapping[int, np.ndarray],
+    members: list[Hop],
+    settings: HopSettings,
+) -> HopClass:
     members = sorted(members)
     representative = members[0]
     leaving = [h for m in members for h in (m, m.reversed()) if h.start == representative.start]
@@ -262,26 +302,32 @@ def _hop_class(structure: Structure, members: list[Hop], settings: HopSettings) 
         representative=representative,
         multiplicity=len(set(leaving)),
         members=tuple(members),
-        environment=_environment(structure, representative, settings.environment_radius_ang),
+        environment=_environment(
+            structure, positions, representative, settings.environment_radius_ang
+        ),
     )
 
 
 def _environment_groups(
-    structure: Structure, classes: list[HopClass], settings: HopSettings
+    structure: Structure,
+    positions: Mapping[int, np.ndarray],
+    classes: list[HopClass],
+    settings: HopSettings,
 ) -> list[HopClass]:
     """Merge classes of the same length bin and midpoint environment."""
     groups: dict[tuple[int, str], list[Hop]] = defaultdict(list)
     for hop_class in classes:
         bin_ = round(hop_class.length_ang / settings.length_tolerance_ang)
         groups[(bin_, hop_class.environment)].extend(hop_class.members)
-    return [_hop_class(structure, members, settings) for members in groups.values()]
+    return [_hop_class(structure, positions, members, settings) for members in groups.values()]
 
 
-def _environment(structure: Structure, hop: Hop, radius_ang: float) -> str:
-    """Species within ``radius_ang`` of the hop midpoint, its two end sites excluded."""
-    frac = structure.frac_coords
+def _environment(
+    structure: Structure, positions: Mapping[int, np.ndarray], hop: Hop, radius_ang: float
+) -> str:
+    """Species of ``structure`` within ``radius_ang`` of the hop midpoint, end sites excluded."""
     ends = structure.lattice.get_cartesian_coords(
-        np.array([frac[hop.start], frac[hop.end] + hop.image])
+        np.array([positions[hop.start], positions[hop.end] + hop.image])
     )
     midpoint = ends.mean(axis=0)
     counts = Counter(

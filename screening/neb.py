@@ -3,8 +3,9 @@
 Each band lives in a supercell whose every width reaches ``supercell_min_length_ang``.
 Vacancy mechanism (a :class:`~screening.hops.Hop`): the ion on the hop's end site is
 removed and the ion on its start site moves into that vacancy. Interstitial mechanism (an
-:class:`~screening.hops.InterstitialHop`): one ion is added and moves between two empty
-positions. Endpoints are relaxed at fixed cell, the images interpolated by IDPP with the
+:class:`~screening.hops.InterstitialHop`, e.g. between sites of
+:mod:`screening.interstitials`): one ion is added and moves between two empty positions.
+Endpoints are relaxed at fixed cell, the images interpolated by IDPP with the
 minimum-image convention, and the band relaxed by FIRE with a climbing image and the
 improved tangent. An unconverged band is a result (``converged=False``), not an error.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -59,7 +61,10 @@ class NEBResult:
     final (reverse) endpoint. ``energy_profile_ev`` is relative to the initial endpoint,
     along ``reaction_coordinate_ang`` (cumulative image-to-image distance in 3N space).
     ``converged`` is the band's; ``endpoints_converged`` that of both endpoint
-    relaxations. ``force_calls`` counts every energy-and-forces evaluation.
+    relaxations, and ``endpoint_shift_ang`` the largest distance an atom moved in them.
+    ``initial_energy_ev`` is the relaxed initial endpoint's total energy: bands of one
+    structure share the supercell and its atoms, so their energies compare.
+    ``force_calls`` counts every energy-and-forces evaluation.
     """
 
     mechanism: Mechanism
@@ -70,6 +75,8 @@ class NEBResult:
     energy_profile_ev: np.ndarray
     converged: bool
     endpoints_converged: bool
+    endpoint_shift_ang: float
+    initial_energy_ev: float
     max_force_ev_ang: float
     steps: int
     force_calls: int
@@ -81,6 +88,17 @@ class NEBResult:
     def barrier_ev(self) -> float:
         """The larger of the two barriers: what it costs to cross the hop either way."""
         return max(self.forward_barrier_ev, self.reverse_barrier_ev)
+
+    @property
+    def endpoints_held(self) -> bool:
+        """Whether both endpoints stayed within half a hop of where they were built. From an
+        interstitial site that is no minimum the ion slides away; the band is then no hop."""
+        return self.endpoint_shift_ang < 0.5 * self.hop_length_ang
+
+    @property
+    def saddle_energy_ev(self) -> float:
+        """Total energy of the band's highest image (eV)."""
+        return self.initial_energy_ev + self.forward_barrier_ev
 
 
 def run_neb(
@@ -107,6 +125,7 @@ def run_neb(
         frozen.calc = SinglePointCalculator(frozen, energy=relaxed.energy_ev)
         endpoints.append((frozen, relaxed.converged, counted))
     (first, first_ok, first_calls), (last, last_ok, last_calls) = endpoints
+    shift = max(_displacements(initial, first).max(), _displacements(final, last).max())
 
     images = [first] + [first.copy() for _ in range(settings.images)] + [last]
     band = NEB(
@@ -133,6 +152,8 @@ def run_neb(
         energy_profile_ev=energies - energies[0],
         converged=converged,
         endpoints_converged=first_ok and last_ok,
+        endpoint_shift_ang=float(shift),
+        initial_energy_ev=float(energies[0]),
         max_force_ev_ang=float(np.linalg.norm(forces, axis=1).max()),
         steps=int(optimizer.nsteps),
         force_calls=sum(c.calls for c in (first_calls, last_calls, *image_calls)),
@@ -140,6 +161,25 @@ def run_neb(
         n_atoms=len(first),
         wall_time_s=time.perf_counter() - started,
     )
+
+
+def barriers_above_lowest_site(bands: Mapping[int, NEBResult]) -> dict[int, float]:
+    """Each band's saddle above the lowest endpoint of all the bands (eV), keyed as given.
+
+    The bands must share one supercell and its atoms (the hops of one structure). This is
+    what an ion resting in the most stable site pays to cross each hop, so that hops
+    between inequivalent sites (octahedral and tetrahedral, say) combine in one network;
+    for a single band it is its ``barrier_ev``.
+    """
+    if len({(band.supercell, band.n_atoms) for band in bands.values()}) > 1:
+        raise ValueError("bands in different supercells have no common energy zero")
+    if not bands:
+        return {}
+    lowest = min(
+        min(band.initial_energy_ev, band.saddle_energy_ev - band.reverse_barrier_ev)
+        for band in bands.values()
+    )
+    return {index: band.saddle_energy_ev - lowest for index, band in bands.items()}
 
 
 def build_endpoints(
@@ -205,6 +245,11 @@ def _atom_at(atoms: Atoms, position: np.ndarray) -> int:
     if distances[0, index] > 1e-3:
         raise HopError(f"no atom at {np.round(position, 3)} Å in the supercell")
     return index
+
+
+def _displacements(before: Atoms, after: Atoms) -> np.ndarray:
+    """Minimum-image distance each atom moved (Å)."""
+    return find_mic(after.positions - before.positions, before.cell, pbc=True)[1]
 
 
 def _path_length(images: list[Atoms]) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""The percolating barrier: the lowest barrier at which hops join the mobile sites into an
-infinite network spanning 1, 2 or 3 dimensions.
+"""The percolating barrier: the lowest barrier at which hops join the sites of the mobile
+ion (its own sites, or interstitial sites) into an infinite network spanning 1, 2 or 3
+dimensions.
 
 The network is a graph over the periodic cell: sites are nodes, and a hop from site ``a``
 to site ``b`` translated by ``image`` lattice vectors is an edge carrying that image. A

@@ -8,20 +8,24 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import CampaignStructure, Composition, Job, Relaxation
+from db.models import CampaignStructure, Composition, Job, Relaxation, Structure
+from screening.enumeration import TRAINING_ORIGIN
 
 
 def wants_followup(session: Session, relax_job: Job, compositions: list[str]) -> bool:
     """Whether a done relax job's structure is a candidate of one of ``compositions``
-    (reduced formulas; empty: every composition)."""
+    (reduced formulas; empty: every composition). The training set of a cluster expansion
+    (origin ``ce-training``) gets none: its structures exist to be fitted, not screened."""
     if relax_job.kind != "relax":
         return False
     formula = session.scalar(
         select(Composition.formula)
         .join(CampaignStructure, CampaignStructure.composition_id == Composition.id)
+        .join(Structure, Structure.id == CampaignStructure.structure_id)
         .where(
             CampaignStructure.structure_id == relax_job.structure_id,
             CampaignStructure.role == "candidate",
+            Structure.origin_kind != TRAINING_ORIGIN,
         )
     )
     return formula is not None and (not compositions or formula in compositions)

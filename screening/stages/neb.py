@@ -1,11 +1,16 @@
 """Stage ``neb``: migration barriers of a relaxed candidate's mobile ion, and percolation.
 
 One job per structure, created once its relax job is done (:func:`plan_neb_jobs`); its
-input is that relaxation's final structure. The worker finds the hop classes
-(:func:`screening.hops.find_hops`, capped at ``max_hops``), runs a climbing-image band for
-each in a supercell at least ``supercell_min_length`` wide, and computes the 1D/2D/3D
-percolating barriers over the converged bands (an unconverged band is stored, flagged, and
-left out of the network). The energy profiles go to the artifact store as one .npz.
+input is that relaxation's final structure. The worker finds the hop classes, capped at
+``max_hops``: between the mobile ions' sites (vacancy mechanism,
+:func:`screening.hops.find_hops`) or between the interstitial sites of
+:func:`screening.interstitials.find_interstitials` (interstitial mechanism, one ion added;
+a hop's start and end sites then index the artifact's ``interstitial_frac_coords``). It
+runs a climbing-image band for each in a supercell at least ``supercell_min_length`` wide
+and computes the 1D/2D/3D percolating barriers, each hop's saddle counted from the lowest
+endpoint of all bands, over the bands that converged with endpoints that stayed put (the
+others are stored, flagged, and left out of the network). The energy profiles go to the
+artifact store as one .npz.
 """
 
 from __future__ import annotations
@@ -15,13 +20,23 @@ import json
 from typing import Any
 
 import numpy as np
+from pymatgen.core import Structure
 from sqlalchemy.orm import Session
 
 from db.artifacts import ArtifactStore
 from db.models import Job, NebHop, NebRun
 from screening.campaign import CampaignPlan, NebSpec
-from screening.hops import HopClass, HopSettings, find_hops
-from screening.neb import NEBResult, NEBSettings, run_neb
+from screening.hops import (
+    Hop,
+    HopClass,
+    HopSet,
+    HopSettings,
+    InterstitialHop,
+    find_hops,
+    find_site_hops,
+)
+from screening.interstitials import InterstitialSettings, InterstitialSites, find_interstitials
+from screening.neb import NEBResult, NEBSettings, barriers_above_lowest_site, run_neb
 from screening.percolation import hop_edges, percolating_barriers
 from screening.potentials import calculator_for_task
 from screening.stages.followups import wants_followup
@@ -31,7 +46,7 @@ from screening.structures import structure_from_json
 
 def neb_params(plan: CampaignPlan, neb: NebSpec, relax_job_id: int) -> dict[str, Any]:
     """The parameters of one neb job (they also key it)."""
-    return {
+    params = {
         "relax_job_id": relax_job_id,
         "mobile_species": plan.spec.mobile_species,
         "mechanism": neb.mechanism,
@@ -42,6 +57,9 @@ def neb_params(plan: CampaignPlan, neb: NebSpec, relax_job_id: int) -> dict[str,
         "supercell_min_length": neb.supercell_min_length,
         "max_hops": neb.max_hops,
     }
+    if neb.mechanism == "interstitial":
+        params["interstitial_min_distance"] = neb.interstitial_min_distance
+    return params
 
 
 def plan_neb_jobs(session: Session, plan: CampaignPlan, relax_job: Job) -> list[int]:
@@ -66,14 +84,7 @@ def run_neb_task(payload: dict[str, Any]) -> dict[str, Any]:
         payload["potential"], payload.get("torch_threads"), need_stress=False
     )
     relaxed = structure_from_json(payload["structure_json"])
-    hop_set = find_hops(
-        relaxed,
-        HopSettings(
-            mobile_species=params["mobile_species"],
-            cutoff_ang=params["cutoff"],
-            max_hops=params["max_hops"],
-        ),
-    )
+    hop_set, hops, sites = _hops(relaxed, params)
     settings = NEBSettings(
         images=params["images"],
         fmax=params["fmax"],
@@ -81,13 +92,14 @@ def run_neb_task(payload: dict[str, Any]) -> dict[str, Any]:
         supercell_min_length_ang=params["supercell_min_length"],
     )
     bands = [
-        (hop, run_neb(relaxed, hop.representative, calculator, settings)) for hop in hop_set.classes
+        (hop_class, run_neb(relaxed, hop, calculator, settings))
+        for hop_class, hop in zip(hop_set.classes, hops, strict=True)
     ]
-    converged = {hop.index: band.barrier_ev for hop, band in bands if band.converged}
-    percolation = percolating_barriers(hop_edges(hop_set, converged))
+    usable = {hop.index: band for hop, band in bands if band.converged and band.endpoints_held}
+    percolation = percolating_barriers(hop_edges(hop_set, barriers_above_lowest_site(usable)))
     artifacts = {}
     if bands:
-        data = _profiles_npz(bands)
+        data = _profiles_npz(bands, sites)
         artifacts["neb_profiles"] = (ArtifactStore(payload["artifact_root"]).put(data), len(data))
     return {
         "run": {
@@ -123,6 +135,30 @@ def persist_neb(session: Session, job: Job, result: dict[str, Any]) -> None:
     session.add(run)
 
 
+def _hops(
+    relaxed: Structure, params: dict[str, Any]
+) -> tuple[HopSet, list[Hop | InterstitialHop], InterstitialSites | None]:
+    """The hop classes of the job's mechanism, the hop each band runs, and the
+    interstitial sites (None for the vacancy mechanism)."""
+    settings = HopSettings(
+        mobile_species=params["mobile_species"],
+        cutoff_ang=params["cutoff"],
+        max_hops=params["max_hops"],
+    )
+    if params["mechanism"] == "vacancy":
+        hop_set = find_hops(relaxed, settings)
+        return hop_set, [hop.representative for hop in hop_set.classes], None
+    sites = find_interstitials(
+        relaxed, InterstitialSettings(min_distance_ang=params["interstitial_min_distance"])
+    )
+    hop_set = find_site_hops(relaxed, sites.frac_coords, settings)
+    hops: list[Hop | InterstitialHop] = [
+        InterstitialHop.from_hop(hop.representative, sites.frac_coords, params["mobile_species"])
+        for hop in hop_set.classes
+    ]
+    return hop_set, hops, sites
+
+
 def _class_summary(hop: HopClass) -> dict[str, Any]:
     return {
         "index": hop.index,
@@ -156,13 +192,23 @@ def _hop_row(hop: HopClass, band: NEBResult) -> dict[str, Any]:
     }
 
 
-def _profiles_npz(bands: list[tuple[HopClass, NEBResult]]) -> bytes:
-    """Per hop class i: hop<i>_coordinate_ang (path length, Å) and hop<i>_energy_ev
-    (relative to the initial endpoint)."""
+def _profiles_npz(
+    bands: list[tuple[HopClass, NEBResult]], sites: InterstitialSites | None
+) -> bytes:
+    """Per hop class i: hop<i>_coordinate_ang (path length, Å), hop<i>_energy_ev (relative
+    to the initial endpoint) and hop<i>_endpoint_shift_ang (farthest an atom moved in the
+    endpoint relaxations); with interstitial sites, interstitial_frac_coords (n x 3, the
+    rows hops start and end on), interstitial_class and interstitial_distance_ang (to the
+    nearest atom, per class)."""
     arrays: dict[str, np.ndarray] = {}
     for hop, band in bands:
         arrays[f"hop{hop.index}_coordinate_ang"] = band.reaction_coordinate_ang
         arrays[f"hop{hop.index}_energy_ev"] = band.energy_profile_ev
+        arrays[f"hop{hop.index}_endpoint_shift_ang"] = np.array(band.endpoint_shift_ang)
+    if sites is not None:
+        arrays["interstitial_frac_coords"] = sites.frac_coords
+        arrays["interstitial_class"] = sites.site_class
+        arrays["interstitial_distance_ang"] = np.array([s.distance_ang for s in sites.sites])
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()

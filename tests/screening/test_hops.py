@@ -8,7 +8,8 @@ from ase.build import bulk
 from ase.neighborlist import neighbor_list
 from pymatgen.core import Lattice, Structure
 
-from screening.hops import HopError, HopSettings, InterstitialHop, find_hops
+from screening.hops import HopError, HopSettings, InterstitialHop, find_hops, find_site_hops
+from screening.interstitials import find_interstitials
 from screening.structures import to_structure
 
 
@@ -107,3 +108,35 @@ def test_interstitial_hop_takes_the_minimum_image() -> None:
     hop = InterstitialHop.from_positions(cell, "H", [0.1, 0.5, 0.5], [0.9, 0.5, 0.5])
     assert hop.end_frac == pytest.approx((-0.1, 0.5, 0.5))
     assert hop.length_ang == pytest.approx(0.8)
+
+
+def test_fcc_interstitial_hops_by_hand() -> None:
+    # Octahedral holes (4 per cubic cell) each have 8 tetrahedral neighbours at a*sqrt(3)/4;
+    # tetrahedral holes (8) form a simple cubic lattice of spacing a/2: 6 neighbours each.
+    a = 3.6
+    for cell, n_oct in [(bulk("Cu", "fcc", a=a, cubic=True), 4), (bulk("Cu", "fcc", a=a), 1)]:
+        structure = to_structure(cell)
+        sites = find_interstitials(structure)
+        settings = HopSettings(mobile_species="H", cutoff_ang=1.9)
+        hop_set = find_site_hops(structure, sites.frac_coords, settings)
+        assert hop_set.grouping == "symmetry" and hop_set.spacegroup == "Fm-3m"
+        oct_tet, tet_tet = hop_set.classes
+        assert oct_tet.length_ang == pytest.approx(a * np.sqrt(3) / 4)
+        assert tet_tet.length_ang == pytest.approx(a / 2)
+        assert (oct_tet.multiplicity, len(oct_tet.members)) == (8, 8 * n_oct)
+        assert (tet_tet.multiplicity, len(tet_tet.members)) == (6, 2 * n_oct * 6 // 2)
+        assert sites.site_class[oct_tet.representative.start] == 0  # starts octahedral
+        assert oct_tet.environment == "Cu10"  # 4 + 6 Cu within 3 Å of its midpoint
+
+
+def test_interstitial_hop_from_site_hop_keeps_the_image() -> None:
+    structure = to_structure(bulk("Cu", "fcc", a=3.6))  # primitive: hops leave the cell
+    sites = find_interstitials(structure)
+    hop_set = find_site_hops(structure, sites.frac_coords, HopSettings(cutoff_ang=1.9))
+    for hop_class in hop_set.classes:
+        for hop in hop_class.members:
+            moved = InterstitialHop.from_hop(hop, sites.frac_coords, "H")
+            step = np.subtract(moved.end_frac, moved.start_frac) @ structure.lattice.matrix
+            assert np.linalg.norm(step) == pytest.approx(hop.length_ang)
+    with pytest.raises(HopError, match="no sites"):
+        find_site_hops(structure, np.zeros((0, 3)))

@@ -1,5 +1,6 @@
 """Stage neb end to end: vacancy migration in EMT copper through the farm into the database,
-with its percolating barrier in composition_summary, and the [neb] table's validation."""
+with its percolating barrier in composition_summary; the worker side of the interstitial
+mechanism (H in copper); and the [neb] table's validation."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from screening.campaign import load_plan
 from screening.driver import RunOptions, run_campaign
 from screening.errors import CampaignError
 from screening.report import print_results
+from screening.stages.neb import neb_params, run_neb_task
+from screening.structures import structure_to_json, to_structure
 
 COPPER_NEB = """
 name = "cu-neb"
@@ -109,10 +112,46 @@ def test_emt_copper_vacancy_barrier_through_the_farm(migrated_url: str, tmp_path
     assert f"{run.barrier_3d_ev:.3f}" in printed
 
 
+def test_interstitial_hydrogen_in_copper_on_the_worker(tmp_path: Path) -> None:
+    path = tmp_path / "cu-h.toml"
+    hydrogen = COPPER_NEB.replace('mobile_species = "Cu"', 'mobile_species = "H"')
+    path.write_text(hydrogen.replace("[neb]\n", '[neb]\nmechanism = "interstitial"\n'))
+    plan = load_plan(path)
+    params = neb_params(plan, plan.spec.neb, relax_job_id=1)
+    assert params["interstitial_min_distance"] == 1.0
+    params.update(cutoff=1.7, fmax=0.05)  # Å: octahedral-tetrahedral hops only (1.56 Å)
+    copper = to_structure(bulk("Cu", "fcc", a=3.6, cubic=True))
+    payload = {
+        "params": params,
+        "structure_json": structure_to_json(copper),
+        "potential": "emt",
+        "torch_threads": 1,
+        "artifact_root": str(tmp_path / "artifacts"),
+    }
+    result = run_neb_task(payload)
+
+    run, (hop,) = result["run"], result["hops"]
+    assert run["mechanism"] == "interstitial" and run["spacegroup"] == "Fm-3m"
+    assert hop["multiplicity"] == 8 and hop["n_members"] == 32  # 4 octahedral x 8 tetrahedral
+    assert hop["n_atoms"] == 33 and hop["converged"]
+    # The octahedral hole is the lowest site: the network percolates at the climb out of it.
+    assert hop["forward_barrier_ev"] > hop["reverse_barrier_ev"]
+    for barrier in (run["barrier_1d_ev"], run["barrier_2d_ev"], run["barrier_3d_ev"]):
+        assert barrier == pytest.approx(hop["forward_barrier_ev"])
+    digest, _ = result["artifacts"]["neb_profiles"]
+    profiles = np.load(ArtifactStore(tmp_path / "artifacts").path(digest))
+    sites = profiles["interstitial_frac_coords"]
+    assert sites.shape == (12, 3) and list(profiles["interstitial_class"]) == [0] * 4 + [1] * 8
+    assert profiles["interstitial_distance_ang"] == pytest.approx([1.8, 3.6 * 3**0.5 / 4])
+    assert profiles["interstitial_class"][hop["start_site"]] == 0
+    assert profiles["interstitial_class"][hop["end_site"]] == 1
+
+
 @pytest.mark.parametrize(
     ("table", "words"),
     [
-        ('[neb]\nmechanism = "interstitial"\n', "does not find yet"),
+        ('[neb]\nmechanism = "ring"\n', "neb.mechanism: Input should be 'vacancy' or"),
+        ("[neb]\ninterstitial_min_distance = 0\n", "neb.interstitial_min_distance"),
         ('[neb]\ncompositions = ["Au"]\n', "neb.compositions: ['Au'] are not on the grid"),
         ("[neb]\ncutoff = -1\n", "neb.cutoff"),
     ],

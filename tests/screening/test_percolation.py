@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from ase.build import bulk
 from pymatgen.core import Lattice, Structure
 
-from screening.hops import HopSettings, find_hops
+from screening.hops import HopSettings, find_hops, find_site_hops
+from screening.interstitials import find_interstitials
 from screening.percolation import PercolationResult, PeriodicEdge, hop_edges, percolating_barriers
+from screening.structures import to_structure
 
 X, Y, Z = (1, 0, 0), (0, 1, 0), (0, 0, 1)
 HOME = (0, 0, 0)
@@ -68,6 +71,19 @@ def test_hop_classes_become_edges() -> None:
     only_nearest = hop_edges(hop_set, {nearest.index: 0.3})
     assert percolating_barriers(only_nearest) == PercolationResult(0.3, 0.3, 0.3)
     assert percolating_barriers(hop_edges(hop_set, {})) == PercolationResult(None, None, None)
+
+
+def test_interstitial_network_of_fcc() -> None:
+    copper = to_structure(bulk("Cu", "fcc", a=3.6, cubic=True))
+    sites = find_interstitials(copper)
+    hop_set = find_site_hops(copper, sites.frac_coords, HopSettings(cutoff_ang=1.9))
+    oct_tet, tet_tet = hop_set.classes
+    # Octahedral-tetrahedral hops alone join every hole in 3D; the tetrahedral holes on
+    # their own form a simple cubic lattice, which percolates in 3D at its own barrier.
+    edges = hop_edges(hop_set, {oct_tet.index: 0.5, tet_tet.index: 0.2})
+    assert percolating_barriers(edges) == PercolationResult(0.2, 0.2, 0.2)
+    edges = hop_edges(hop_set, {oct_tet.index: 0.5})
+    assert percolating_barriers(edges) == PercolationResult(0.5, 0.5, 0.5)
 
 
 def test_no_edges() -> None:
