@@ -3,6 +3,11 @@
 Only stable runs whose MSD reached a diffusive regime enter a fit; a direction needs at
 least two temperatures (three for an error bar). Like the hull, it runs in the driver
 after the farm and replaces the structure's rows in one transaction.
+
+Each source is fitted on its own, never mixed: ``mlip`` (the driver's call) fits the
+campaign's md jobs under its current potential, each run with the charge of its job; a label
+such as ``aimd-pbe`` fits the runs imported under it (``screening import md``: no job, no
+potential) with the given charge, into rows that carry the campaign's potential id.
 """
 
 from __future__ import annotations
@@ -17,25 +22,17 @@ from db.models import DIRECTIONS, Arrhenius, Campaign, CampaignStructure, Job, M
 from screening.arrhenius import fit_arrhenius
 
 ROOM_TEMPERATURE_K = 300.0
+MLIP_SOURCE = "mlip"
 
 
-def update_arrhenius(session: Session, campaign: Campaign, source: str = "mlip") -> int:
-    """Refit every structure of the campaign that has MD runs; return the rows written."""
-    runs = session.execute(
-        select(MdRun, Job.params_json)
-        .join(CampaignStructure, CampaignStructure.structure_id == MdRun.structure_id)
-        .join(Job, Job.id == MdRun.job_id)
-        .where(
-            CampaignStructure.campaign_id == campaign.id,
-            MdRun.potential_id == campaign.potential_id,
-            MdRun.source == source,
-            MdRun.stable.is_(True),
-            MdRun.diffusive.is_(True),
-        )
-    ).all()
+def update_arrhenius(
+    session: Session, campaign: Campaign, source: str = MLIP_SOURCE, charge: int | None = None
+) -> int:
+    """Refit every structure of the campaign that has MD runs of ``source``; return the rows
+    written. ``charge`` (e) is the mobile ion's, required for an imported source."""
     by_structure: dict[int, list[tuple[MdRun, int]]] = defaultdict(list)
-    for run, params_json in runs:
-        by_structure[run.structure_id].append((run, json.loads(params_json)["charge"]))
+    for run, run_charge in _fitted_runs(session, campaign, source, charge):
+        by_structure[run.structure_id].append((run, run_charge))
     written = 0
     for structure_id, structure_runs in by_structure.items():
         session.execute(
@@ -52,6 +49,33 @@ def update_arrhenius(session: Session, campaign: Campaign, source: str = "mlip")
                 written += 1
     session.commit()
     return written
+
+
+def _fitted_runs(
+    session: Session, campaign: Campaign, source: str, charge: int | None
+) -> list[tuple[MdRun, int]]:
+    """The stable, diffusive runs of ``source`` on the campaign's structures, each with the
+    mobile ion's charge (e)."""
+    statement = (
+        select(MdRun)
+        .join(CampaignStructure, CampaignStructure.structure_id == MdRun.structure_id)
+        .where(
+            CampaignStructure.campaign_id == campaign.id,
+            MdRun.source == source,
+            MdRun.stable.is_(True),
+            MdRun.diffusive.is_(True),
+        )
+    )
+    if source != MLIP_SOURCE:
+        if charge is None:
+            raise ValueError(f"refitting the imported source {source!r} needs the ion's charge")
+        return [(run, charge) for run in session.scalars(statement)]
+    rows = session.execute(
+        statement.add_columns(Job.params_json)
+        .join(Job, Job.id == MdRun.job_id)
+        .where(MdRun.potential_id == campaign.potential_id)
+    ).all()
+    return [(run, json.loads(params_json)["charge"]) for run, params_json in rows]
 
 
 def _fit(

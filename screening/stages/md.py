@@ -119,8 +119,8 @@ def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
             hop_length_ang=params["hop_length"],
             rule=FitWindowRule(min_start_ps=params["fit_min_start_ps"]),
         )
-        keep("md_analysis", _analysis_npz(result, diffusion, params["mobile_species"]))
-    return _numbers(result, diffusion, cell, params, device) | {"artifacts": artifacts}
+        keep("md_analysis", analysis_npz(result, diffusion, params["mobile_species"]))
+    return md_run_numbers(result, diffusion, cell, params, device) | {"artifacts": artifacts}
 
 
 def persist_md(session: Session, job: Job, result: dict[str, Any]) -> None:
@@ -138,13 +138,14 @@ def persist_md(session: Session, job: Job, result: dict[str, Any]) -> None:
     )
 
 
-def _numbers(
+def md_run_numbers(
     result: MDResult,
     diffusion: DiffusionResult | None,
     cell: Any,
     params: dict[str, Any],
     device: str,
 ) -> dict[str, Any]:
+    """The md_run columns of one run (also used by ``screening import md``)."""
     mobile = sum(1 for s in cell.species if str(s) == params["mobile_species"])
     numbers: dict[str, Any] = {
         "temperature_k": params["temperature_k"],
@@ -181,7 +182,7 @@ def _numbers(
     }
 
 
-def _analysis_npz(result: MDResult, diffusion: DiffusionResult, species: str) -> bytes:
+def analysis_npz(result: MDResult, diffusion: DiffusionResult, species: str) -> bytes:
     """MSD curves (Å², lags in ps), partial RDFs and the mobile-ion density in one .npz."""
     arrays: dict[str, np.ndarray] = {"time_ps": diffusion.time_ps, "mscd_ang2": diffusion.mscd_ang2}
     for name, (curve, _) in diffusion.msd.named().items():
