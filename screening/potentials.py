@@ -1,8 +1,9 @@
 """One factory from a potential spec string to an ASE calculator, cached per process.
 
 Specs: ``chgnet`` (or ``chgnet:0.3.0|0.2.0|r2scan``, weights ship in the wheel),
-``sevennet`` (or ``sevennet:NAME``), ``mace:PATH`` (any MACE model file, foundation or
-fine-tuned), ``mace-mp:small|medium|large|...`` (downloaded where the network allows) and
+``chgnet-file:PATH`` (a fine-tuned CHGNet saved by :mod:`screening.finetune`), ``sevennet``
+(or ``sevennet:NAME``), ``mace:PATH`` (any MACE model file, foundation or fine-tuned),
+``mace-mp:small|medium|large|...`` (downloaded where the network allows) and
 ``emt`` (ASE's EMT, for tests and metallic toy systems). Every result records the
 potential's name and the SHA-256 of its weights (:func:`weights_sha256`).
 """
@@ -27,8 +28,9 @@ from screening.errors import PotentialError
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("chgnet", "sevennet", "mace", "mace-mp", "emt")
-SPEC_HELP = "chgnet, chgnet:VERSION, sevennet, mace:PATH, mace-mp:NAME or emt"
+FAMILIES = ("chgnet", "chgnet-file", "sevennet", "mace", "mace-mp", "emt")
+FILE_FAMILIES = ("mace", "chgnet-file")  # the argument is a model file
+SPEC_HELP = "chgnet, chgnet:VERSION, chgnet-file:PATH, sevennet, mace:PATH, mace-mp:NAME or emt"
 CHGNET_CHECKPOINTS = {
     "0.3.0": "0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar",
     "0.2.0": "0.2.0/chgnet_0.2.0_e30f77s348m32.pth.tar",
@@ -50,7 +52,7 @@ class PotentialSpec:
         family = family.lower()
         if family not in FAMILIES:
             raise PotentialError(f"unknown potential spec {text!r}: use {SPEC_HELP}")
-        if family in ("mace", "mace-mp") and not argument:
+        if family in (*FILE_FAMILIES, "mace-mp") and not argument:
             raise PotentialError(f"potential spec {text!r} needs an argument: {family}:...")
         if family == "chgnet" and argument and argument not in CHGNET_CHECKPOINTS:
             known = ", ".join(CHGNET_CHECKPOINTS)
@@ -67,16 +69,17 @@ class PotentialSpec:
         """A short human name: ``chgnet-0.3.0``, ``mace-model.model``, ``emt``."""
         if self.family == "chgnet":
             return f"chgnet-{self.argument or '0.3.0'}"
-        if self.family == "mace":
-            return f"mace-{Path(self.argument).stem}"
+        if self.family in FILE_FAMILIES:
+            return f"{self.family.removesuffix('-file')}-{Path(self.argument).stem}"
         return f"{self.family}-{self.argument}" if self.argument else self.family
 
 
 def validate_spec(text: str) -> PotentialSpec:
-    """Parse a spec and check what can be checked offline (a MACE file must exist)."""
+    """Parse a spec and check what can be checked offline (a model file must exist)."""
     spec = PotentialSpec.parse(text)
-    if spec.family == "mace" and not Path(spec.argument).expanduser().is_file():
-        raise PotentialError(f"MACE model file not found: {spec.argument}")
+    if spec.family in FILE_FAMILIES and not Path(spec.argument).expanduser().is_file():
+        kind = "MACE" if spec.family == "mace" else "CHGNet"
+        raise PotentialError(f"{kind} model file not found: {spec.argument}")
     return spec
 
 
@@ -87,7 +90,7 @@ def weights_path(spec: PotentialSpec) -> Path | None:
     if spec.family == "chgnet":
         root = Path(_import("chgnet", "chgnet").__file__).parent / "pretrained"
         return root / CHGNET_CHECKPOINTS[spec.argument or "0.3.0"]
-    if spec.family == "mace":
+    if spec.family in FILE_FAMILIES:
         return Path(spec.argument).expanduser().resolve()
     if spec.family == "mace-mp":
         foundations = _import("mace.calculators.foundations_models", "mace-torch")
@@ -142,13 +145,16 @@ def _build_calculator(spec: PotentialSpec, device: str, need_stress: bool) -> Ca
         from ase.calculators.emt import EMT
 
         return EMT()
-    if spec.family == "chgnet":
+    if spec.family in ("chgnet", "chgnet-file"):
         # CHGNet converts a grad-tracking tensor to a float on every call; harmless here.
         warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
         model_mod = _import("chgnet.model", "chgnet")
-        model = model_mod.CHGNet.load(
-            model_name=spec.argument or "0.3.0", use_device=device, verbose=False
-        )
+        if spec.family == "chgnet-file":
+            model = model_mod.CHGNet.from_file(str(weights_path(spec)))
+        else:
+            model = model_mod.CHGNet.load(
+                model_name=spec.argument or "0.3.0", use_device=device, verbose=False
+            )
         return _chgnet_calculator(model_mod.CHGNetCalculator)(
             model=model, use_device=device, need_stress=need_stress
         )
