@@ -1,5 +1,7 @@
 """Read-only queries of the explorer: a read-only engine, campaign progress, the composition
-map, per-composition detail, the filtered summary, potentials, and a guarded SELECT runner.
+map, per-composition detail (structures, MD, Arrhenius, NEB), the filtered summary,
+potentials, and a guarded SELECT runner. The map and the table read the summary cache
+(``db.summary_cache``), and the live view only for a campaign never refreshed.
 
 Every function only reads. Values come back as plain dicts or frozen dataclasses with
 units in their names (eV, eV/atom, Å, K, ps, cm^2/s, mS/cm). User input reaches SQL only
@@ -9,6 +11,7 @@ after :func:`check_select` and inside a read-only transaction with a timeout.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 import time
@@ -16,16 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     and_,
-    column,
     create_engine,
     event,
     func,
     or_,
     select,
-    table,
     text,
 )
 from sqlalchemy.engine import URL
@@ -40,22 +42,26 @@ from db.models import (
     Campaign,
     CampaignStructure,
     Composition,
+    Dataset,
     Hull,
     Job,
     MdRun,
+    NebHop,
+    NebRun,
     Potential,
     Relaxation,
     Structure,
 )
-from db.views import COMPOSITION_SUMMARY, COMPOSITION_SUMMARY_COLUMNS
+from db.summary_cache import CACHE, SUMMARY_VIEW, campaign_view_rows, refreshed_at
+from db.views import COMPOSITION_SUMMARY_COLUMNS
 
 STATEMENT_TIMEOUT_S = 30
 """Server-side limit on every explorer statement (PostgreSQL)."""
 
-_SUMMARY = table(COMPOSITION_SUMMARY, *(column(name) for name in COMPOSITION_SUMMARY_COLUMNS))
+_CACHED_SUMMARY = [CACHE.c[name] for name in COMPOSITION_SUMMARY_COLUMNS]
 
 
-_MAP_EXTRAS = (
+INTERVAL_COLUMNS = (
     "structure_id",
     "d_300k_low_cm2_s",
     "d_300k_high_cm2_s",
@@ -189,8 +195,9 @@ def job_counts(connection: Connection) -> list[JobCount]:
 # ------------------------------------------------------------------ composition map
 
 
-def _best_structures(campaign_id: int) -> Any:
-    """Subquery: each composition's lowest-energy relaxed candidate (the view's choice)."""
+def _best_structures(members: ColumnElement[bool]) -> Any:
+    """Subquery: the lowest-energy relaxed candidate (the view's choice) of each composition
+    whose campaign_structure rows match ``members``."""
     rank = (
         func.row_number()
         .over(
@@ -213,38 +220,54 @@ def _best_structures(campaign_id: int) -> Any:
             & (Relaxation.potential_id == Campaign.potential_id),
         )
         .join(Job, (Job.id == Relaxation.job_id) & (Job.status == "done"))
-        .where(CampaignStructure.campaign_id == campaign_id, CampaignStructure.role == "candidate")
+        .where(members, CampaignStructure.role == "candidate")
         .subquery("best")
     )
 
 
-def composition_map(connection: Connection, campaign_id: int) -> list[dict[str, Any]]:
-    """The view's rows for the campaign's current potential, with the map's extras.
+def summary_refreshed_at(connection: Connection, campaign_id: int) -> dt.datetime | None:
+    """When the campaign's summary cache was last refreshed (at the end of a run); None:
+    never, and the summary queries below read the live view instead (slower)."""
+    return refreshed_at(connection, campaign_id)
 
-    Beyond ``composition_summary``'s columns (``is_stable`` as bool): ``structure_id`` of
-    the lowest-energy structure and the 95% intervals of its total-direction
-    Arrhenius extrapolation (``d_300k_low_cm2_s``, ``d_300k_high_cm2_s``,
-    ``sigma_300k_low_ms_cm``, ``sigma_300k_high_ms_cm``).
-    Two queries merged here: joining the view to the ranking in one statement lets
-    PostgreSQL's planner nest loops over the view (minutes on 10,000 compositions).
-    """
-    view = _SUMMARY.c
-    rows = (
-        connection.execute(
-            select(_SUMMARY)
-            .join(Campaign, Campaign.name == view.campaign)
-            .join(
-                Potential,
-                (Potential.id == Campaign.potential_id) & (Potential.name == view.potential),
-            )
-            .where(Campaign.id == campaign_id)
-            .order_by(view.formula, view.composition_id)
+
+def _cached_rows(connection: Connection, rows: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """The summary cache's rows matching ``rows`` under their campaign's current
+    potential, by formula, with ``is_stable`` as bool."""
+    statement = (
+        select(*_CACHED_SUMMARY)
+        .join(
+            Campaign,
+            (Campaign.id == CACHE.c.campaign_id) & (Campaign.potential_id == CACHE.c.potential_id),
         )
-        .mappings()
-        .all()
+        .where(rows)
+        .order_by(CACHE.c.formula, CACHE.c.composition_id)
     )
-    best = _best_structures(campaign_id)
-    extras = connection.execute(
+    return [_bool_stability(dict(row)) for row in connection.execute(statement).mappings()]
+
+
+def _summary_rows(connection: Connection, rows: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """The view's rows matching ``rows`` under their campaign's current potential, by
+    formula, with ``is_stable`` as bool."""
+    view = SUMMARY_VIEW.c
+    statement = (
+        select(SUMMARY_VIEW)
+        .join(Campaign, Campaign.name == view.campaign)
+        .join(
+            Potential,
+            (Potential.id == Campaign.potential_id) & (Potential.name == view.potential),
+        )
+        .where(rows)
+        .order_by(view.formula, view.composition_id)
+    )
+    return [_bool_stability(dict(row)) for row in connection.execute(statement).mappings()]
+
+
+def _intervals(connection: Connection, members: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """composition_id and :data:`INTERVAL_COLUMNS` of the compositions whose
+    campaign_structure rows match ``members`` (those with a relaxed candidate)."""
+    best = _best_structures(members)
+    statement = (
         select(
             best.c.composition_id,
             best.c.structure_id,
@@ -261,16 +284,55 @@ def composition_map(connection: Connection, campaign_id: int) -> list[dict[str, 
             & (Arrhenius.source == "mlip"),
         )
         .where(best.c.rank == 1)
-    ).mappings()
-    by_composition = {extra["composition_id"]: extra for extra in extras}
-    empty = dict.fromkeys(_MAP_EXTRAS)
-    return [
-        _bool_stability(
-            dict(row)
-            | {k: by_composition.get(row["composition_id"], empty)[k] for k in _MAP_EXTRAS}
-        )
-        for row in rows
-    ]
+        .order_by(best.c.composition_id)
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+def composition_map(connection: Connection, campaign_id: int) -> list[dict[str, Any]]:
+    """``composition_summary``'s rows for the campaign's current potential, by formula
+    (``is_stable`` as bool): from the summary cache, or the live view before the
+    campaign's first refresh (:func:`summary_refreshed_at`)."""
+    if summary_refreshed_at(connection, campaign_id) is None:
+        return _summary_rows(connection, Campaign.id == campaign_id)
+    return _cached_rows(connection, CACHE.c.campaign_id == campaign_id)
+
+
+def map_intervals(connection: Connection, campaign_id: int) -> list[dict[str, Any]]:
+    """Per composition of the campaign with a relaxed candidate: ``structure_id`` of its
+    lowest-energy structure (the view's choice) and the 95% intervals of that structure's
+    total-direction Arrhenius extrapolation (``d_300k_low_cm2_s``, ``d_300k_high_cm2_s``,
+    ``sigma_300k_low_ms_cm``, ``sigma_300k_high_ms_cm``; NULL without a fit).
+
+    A second query, merged by the caller: joining the view to this ranking in one
+    statement lets PostgreSQL's planner nest loops over the view (minutes on 10,000
+    compositions).
+    """
+    return _intervals(connection, CampaignStructure.campaign_id == campaign_id)
+
+
+def composition_row(connection: Connection, composition_id: int) -> dict[str, Any] | None:
+    """One composition's row of :func:`composition_map` with the columns of
+    :func:`map_intervals` (NULL where it has no relaxed candidate); None if it does not
+    exist. Far cheaper than the campaign's map when only one composition is shown. From
+    the summary cache, else (not refreshed since the composition was added) the view."""
+    rows = _cached_rows(connection, CACHE.c.composition_id == composition_id) or _summary_rows(
+        connection, SUMMARY_VIEW.c.composition_id == composition_id
+    )
+    if not rows:
+        return None
+    found = _intervals(connection, CampaignStructure.composition_id == composition_id)
+    return rows[0] | (found[0] if found else dict.fromkeys(INTERVAL_COLUMNS))
+
+
+def compositions(connection: Connection, campaign_id: int) -> list[tuple[int, str]]:
+    """(id, formula) of the campaign's compositions, by formula."""
+    statement = (
+        select(Composition.id, Composition.formula)
+        .where(Composition.campaign_id == campaign_id)
+        .order_by(Composition.formula, Composition.id)
+    )
+    return [(row.id, row.formula) for row in connection.execute(statement)]
 
 
 def md_temperatures(connection: Connection, campaign_id: int) -> list[float]:
@@ -296,7 +358,7 @@ def diffusivity_at(
 ) -> list[dict[str, Any]]:
     """Total D (cm^2/s) and its error at ``temperature_k`` of each composition's
     lowest-energy structure: composition_id, d_cm2_s, d_err_cm2_s (stable runs only)."""
-    best = _best_structures(campaign_id)
+    best = _best_structures(CampaignStructure.campaign_id == campaign_id)
     statement = (
         select(best.c.composition_id, MdRun.d_cm2_s, MdRun.d_err_cm2_s)
         .join(
@@ -402,20 +464,28 @@ def composition_structures(connection: Connection, composition_id: int) -> list[
     return [dict(row) for row in connection.execute(statement).mappings()]
 
 
-def _transport_owner(model: type[MdRun] | type[Arrhenius], composition_id: int) -> Any:
-    """Condition: a candidate of the composition, from the campaign's MLIP or imported."""
-    members = select(CampaignStructure.structure_id).where(
+def _members(composition_id: int) -> Any:
+    """Subquery: the composition's candidate structure ids."""
+    return select(CampaignStructure.structure_id).where(
         CampaignStructure.composition_id == composition_id
     )
-    potential = (
+
+
+def _campaign_potential(composition_id: int) -> Any:
+    """Scalar subquery: the potential id of the composition's campaign."""
+    return (
         select(Campaign.potential_id)
         .join(Composition, Composition.campaign_id == Campaign.id)
         .where(Composition.id == composition_id)
         .scalar_subquery()
     )
+
+
+def _transport_owner(model: type[MdRun] | type[Arrhenius], composition_id: int) -> Any:
+    """Condition: a candidate of the composition, from the campaign's MLIP or imported."""
     return and_(
-        model.structure_id.in_(members),
-        or_(model.potential_id == potential, model.source != "mlip"),
+        model.structure_id.in_(_members(composition_id)),
+        or_(model.potential_id == _campaign_potential(composition_id), model.source != "mlip"),
     )
 
 
@@ -435,6 +505,74 @@ def arrhenius_fits(connection: Connection, composition_id: int) -> list[dict[str
         select(Arrhenius.__table__)
         .where(_transport_owner(Arrhenius, composition_id))
         .order_by(Arrhenius.structure_id, Arrhenius.source, Arrhenius.direction)
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+def neb_runs(connection: Connection, composition_id: int) -> list[dict[str, Any]]:
+    """The NEB runs of the composition's candidates under its campaign's potential, by
+    structure, newest first: id, structure_id, mechanism, cutoff_ang, spacegroup, grouping,
+    n_symmetry_classes, n_hops_computed, n_converged (bands, counted in SQL),
+    barrier_1d_ev, barrier_2d_ev, barrier_3d_ev (eV; NULL: no percolation in that many
+    dimensions), skipped_json, profiles_sha256, wall_time_s, device."""
+    n_converged = (
+        select(func.count(NebHop.id))
+        .where(NebHop.neb_run_id == NebRun.id, NebHop.converged.is_(True))
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            NebRun.id,
+            NebRun.structure_id,
+            NebRun.mechanism,
+            NebRun.cutoff_ang,
+            NebRun.spacegroup,
+            NebRun.grouping,
+            NebRun.n_symmetry_classes,
+            NebRun.n_hops_computed,
+            n_converged.label("n_converged"),
+            NebRun.barrier_1d_ev,
+            NebRun.barrier_2d_ev,
+            NebRun.barrier_3d_ev,
+            NebRun.skipped_json,
+            NebRun.profiles_sha256,
+            NebRun.wall_time_s,
+            NebRun.device,
+        )
+        .where(
+            NebRun.structure_id.in_(_members(composition_id)),
+            NebRun.potential_id == _campaign_potential(composition_id),
+        )
+        .order_by(NebRun.structure_id, NebRun.id.desc())
+    )
+    return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+NEB_HOP_COLUMNS = (
+    "hop_index",
+    "length_ang",
+    "forward_barrier_ev",
+    "reverse_barrier_ev",
+    "multiplicity",
+    "n_members",
+    "converged",
+    "endpoints_converged",
+    "max_force_ev_ang",
+    "steps",
+    "force_calls",
+    "n_atoms",
+    "environment",
+    "wall_time_s",
+)
+
+
+def neb_hops(connection: Connection, neb_run_id: int) -> list[dict[str, Any]]:
+    """The bands of one NEB run by hop index, with :data:`NEB_HOP_COLUMNS` (lengths Å,
+    barriers eV from the initial and final endpoints, force calls summed over images)."""
+    statement = (
+        select(*(NebHop.__table__.c[name] for name in NEB_HOP_COLUMNS))
+        .where(NebHop.neb_run_id == neb_run_id)
+        .order_by(NebHop.hop_index)
     )
     return [dict(row) for row in connection.execute(statement).mappings()]
 
@@ -465,6 +603,7 @@ SUMMARY_SORT_COLUMNS = (
     "sigma_300k_ms_cm",
     "d_300k_cm2_s",
     "volume_per_atom",
+    "neb_barrier_ev",
 )
 
 
@@ -475,6 +614,7 @@ class SummaryFilter:
     e_hull_max_ev_atom: float | None = None
     sigma_min_ms_cm: float | None = None
     e_a_max_ev: float | None = None
+    neb_barrier_max_ev: float | None = None
     stable_only: bool = False
     formula_contains: str | None = None
     sort_by: str = "formula"
@@ -485,22 +625,20 @@ class SummaryFilter:
 def filtered_summary(
     connection: Connection, campaign_name: str, where: SummaryFilter
 ) -> list[dict[str, Any]]:
-    """``composition_summary`` rows of a campaign that pass ``where`` (bound parameters only).
+    """``composition_summary`` rows of a campaign that pass ``where`` (bound parameters
+    only): from the summary cache, or the live view before the campaign's first refresh.
 
     Raises:
         ValueError: ``sort_by`` is not one of :data:`SUMMARY_SORT_COLUMNS`.
     """
     if where.sort_by not in SUMMARY_SORT_COLUMNS:
         raise ValueError(f"cannot sort by {where.sort_by!r}")
-    # The campaign's rows first, materialised: PostgreSQL otherwise pushes the filters
-    # into the view's window functions and plans nested loops over it (tens of seconds).
-    view = (
-        select(_SUMMARY)
-        .where(_SUMMARY.c.campaign == campaign_name)
-        .cte("campaign_rows")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-        .c
-    )
+    campaign_id = connection.scalar(select(Campaign.id).where(Campaign.name == campaign_name))
+    if campaign_id is not None and summary_refreshed_at(connection, campaign_id) is not None:
+        cached = select(*_CACHED_SUMMARY).where(CACHE.c.campaign_id == campaign_id)
+        view = cached.subquery("campaign_rows").c
+    else:
+        view = campaign_view_rows(campaign_name).c
     conditions = []
     if where.e_hull_max_ev_atom is not None:
         conditions.append(view.e_hull_ev_atom <= where.e_hull_max_ev_atom)
@@ -508,6 +646,8 @@ def filtered_summary(
         conditions.append(view.sigma_300k_ms_cm >= where.sigma_min_ms_cm)
     if where.e_a_max_ev is not None:
         conditions.append(view.e_a_ev <= where.e_a_max_ev)
+    if where.neb_barrier_max_ev is not None:
+        conditions.append(view.neb_barrier_ev <= where.neb_barrier_max_ev)
     if where.stable_only:
         conditions.append(view.is_stable == 1)
     if where.formula_contains:
@@ -528,8 +668,9 @@ def filtered_summary(
 
 def potentials(connection: Connection) -> list[dict[str, Any]]:
     """Every potential with its provenance and use: id, name, spec, weights_sha256,
-    parent (name of the base model), created_at, campaigns (current potential of),
-    relaxations, md_runs."""
+    parent (name of the base model), dataset (fine-tuning data), test RMSEs of energy
+    (meV/atom), force (meV/Å) and stress (GPa), created_at, campaigns (current potential
+    of), relaxations, md_runs, neb_runs."""
     parent = aliased(Potential)
 
     def count(model: Any, key: Any) -> Any:
@@ -542,12 +683,18 @@ def potentials(connection: Connection) -> list[dict[str, Any]]:
             Potential.spec,
             Potential.weights_sha256,
             parent.name.label("parent"),
+            Dataset.name.label("dataset"),
+            Potential.test_energy_rmse_mev_atom,
+            Potential.test_force_rmse_mev_ang,
+            Potential.test_stress_rmse_gpa,
             Potential.created_at,
             count(Campaign, Campaign.potential_id).label("campaigns"),
             count(Relaxation, Relaxation.potential_id).label("relaxations"),
             count(MdRun, MdRun.potential_id).label("md_runs"),
+            count(NebRun, NebRun.potential_id).label("neb_runs"),
         )
         .outerjoin(parent, parent.id == Potential.parent_id)
+        .outerjoin(Dataset, Dataset.id == Potential.dataset_id)
         .order_by(Potential.name)
     )
     return [dict(row) for row in connection.execute(statement).mappings()]

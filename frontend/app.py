@@ -32,6 +32,7 @@ if campaigns:
         list(by_id),
         index=list(by_id).index(current) if current in by_id else 0,
         format_func=lambda campaign_id: by_id[campaign_id].name,
+        key="campaign_choice",  # an unkeyed widget's identity changes with index: picks lost
     )
     state.set_campaign_id(chosen)
     st.sidebar.caption(f"potential {by_id[chosen].potential} · read-only")

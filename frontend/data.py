@@ -7,6 +7,7 @@ results every minute. Nothing here writes: the engine is read-only.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 from typing import Any
@@ -22,6 +23,7 @@ from db.artifacts import ArtifactStore, default_artifact_root
 from db.engine import check_connection
 from db.explorer_queries import CampaignInfo, CompositionInfo, SelectResult, SummaryFilter
 from db.views import COMPOSITION_SUMMARY_COLUMNS
+from frontend.space import CompositionSpace, composition_space, parse_fractions, with_fractions
 
 DATABASE_ENV = "SCREENING_DATABASE_URL"
 PROGRESS_TTL_S = 5
@@ -122,8 +124,50 @@ def failed_jobs(url: str, campaign_id: int, limit: int = 50) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
-def composition_map(url: str, campaign_id: int) -> pd.DataFrame:
-    return pd.DataFrame(_read(url, explorer_queries.composition_map, campaign_id))
+def map_intervals(url: str, campaign_id: int) -> pd.DataFrame:
+    """composition_id, structure_id and the 95% intervals of D and σ at 300 K."""
+    rows = _read(url, explorer_queries.map_intervals, campaign_id)
+    return pd.DataFrame(rows, columns=["composition_id", *explorer_queries.INTERVAL_COLUMNS])
+
+
+@st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
+def composition_row(url: str, composition_id: int) -> pd.Series | None:
+    """One composition's map row (a Series, no full-campaign query); None if absent."""
+    row = _read(url, explorer_queries.composition_row, composition_id)
+    return None if row is None else pd.Series(row)
+
+
+@st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
+def compositions(url: str, campaign_id: int) -> dict[int, str]:
+    """The campaign's compositions, id -> formula, by formula."""
+    return dict(_read(url, explorer_queries.compositions, campaign_id))
+
+
+@st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
+def map_points(url: str, campaign_id: int, spec_json: str) -> tuple[CompositionSpace, pd.DataFrame]:
+    """The campaign's composition space and its ``composition_summary`` rows with a
+    ``sublattice:species`` fraction column per species (parsed once, not on every rerun)."""
+    frame = pd.DataFrame(_read(url, explorer_queries.composition_map, campaign_id))
+    if frame.empty:
+        return CompositionSpace(()), frame
+    fractions = parse_fractions(frame["parameters"])
+    space = composition_space(fractions, spec_json)
+    return space, with_fractions(frame, space, fractions)
+
+
+@st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
+def summary_note(url: str, campaign_id: int) -> str:
+    """A caption for the map and the table: when the summary cache they read was
+    refreshed, or that the campaign has none yet and the live view is read instead."""
+    refreshed = _read(url, explorer_queries.summary_refreshed_at, campaign_id)
+    if refreshed is None:
+        return (
+            "No precomputed summary for this campaign yet (`screening run` writes it as it "
+            "ends): reading the live view, which is slow on large campaigns."
+        )
+    if refreshed.tzinfo is not None:
+        refreshed = refreshed.astimezone(dt.UTC)
+    return f"Summary as of {refreshed:%Y-%m-%d %H:%M} UTC (refreshed as each run ends)."
 
 
 @st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
@@ -162,9 +206,21 @@ def structure_json(url: str, structure_id: int, potential_id: int) -> str | None
     return _read(url, explorer_queries.structure_json, structure_id, potential_id)
 
 
+@st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
+def neb_runs(url: str, composition_id: int) -> pd.DataFrame:
+    return pd.DataFrame(_read(url, explorer_queries.neb_runs, composition_id))
+
+
+@st.cache_data(ttl=RESULTS_TTL_S, show_spinner=False)
+def neb_hops(url: str, neb_run_id: int) -> pd.DataFrame:
+    rows = _read(url, explorer_queries.neb_hops, neb_run_id)
+    return pd.DataFrame(rows, columns=list(explorer_queries.NEB_HOP_COLUMNS))
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
-def md_analysis(url: str, sha256: str) -> dict[str, np.ndarray]:
-    """The arrays of an md analysis artifact (MSD, RDFs, density); blobs never change.
+def artifact_arrays(url: str, sha256: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz artifact (MD analysis: MSD, RDFs, density; NEB energy
+    profiles); blobs never change.
 
     Raises:
         ArtifactError: the blob is missing under the artifact root or corrupted.

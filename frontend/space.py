@@ -9,7 +9,7 @@ and fixes the others.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -50,7 +50,17 @@ class CompositionSpace:
         return dict(self.sublattices)[sublattice]
 
 
-def _parse(parameters: str) -> dict[str, dict[str, float]]:
+Fractions = dict[str, dict[str, float]]
+"""One composition's ``{sublattice: {species: fraction}}``."""
+
+
+def parse_fractions(parameters: Iterable[str]) -> list[Fractions]:
+    """Each composition's ``parameters`` JSON parsed (``{}`` where malformed); parse once and
+    pass the result to :func:`composition_space` and :func:`with_fractions`."""
+    return [_parse(text) for text in parameters]
+
+
+def _parse(parameters: str) -> Fractions:
     try:
         value = json.loads(parameters)
     except (TypeError, ValueError):
@@ -77,8 +87,8 @@ def _spec_order(spec_json: str) -> Mapping[str, list[str]]:
     }
 
 
-def composition_space(parameters: Iterable[str], spec_json: str = "{}") -> CompositionSpace:
-    """The space spanned by compositions' ``parameters`` JSON (malformed ones ignored).
+def composition_space(fractions: Iterable[Fractions], spec_json: str = "{}") -> CompositionSpace:
+    """The space spanned by compositions' parsed ``fractions`` (see :func:`parse_fractions`).
 
     Sublattices and species are ordered as in the campaign spec (``[sublattices.NAME]
     species``) where given, else alphabetically; a sublattice varies if its fractions differ between
@@ -86,9 +96,9 @@ def composition_space(parameters: Iterable[str], spec_json: str = "{}") -> Compo
     """
     order = _spec_order(spec_json)
     seen: dict[str, dict[str, set[float]]] = {}
-    for text in parameters:
-        for name, fractions in _parse(text).items():
-            for species, fraction in fractions.items():
+    for parsed in fractions:
+        for name, sublattice in parsed.items():
+            for species, fraction in sublattice.items():
                 seen.setdefault(name, {}).setdefault(species, set()).add(fraction)
     sublattices = []
     for name in [*(n for n in order if n in seen), *sorted(n for n in seen if n not in order)]:
@@ -102,14 +112,14 @@ def composition_space(parameters: Iterable[str], spec_json: str = "{}") -> Compo
     return CompositionSpace(tuple(sublattices))
 
 
-def with_fractions(frame: pd.DataFrame, space: CompositionSpace) -> pd.DataFrame:
-    """``frame`` (with a ``parameters`` column) plus one column per species of the space.
-
-    Column ``"sublattice:species"`` holds the fraction (0 where the species is absent).
+def with_fractions(
+    frame: pd.DataFrame, space: CompositionSpace, fractions: Sequence[Fractions]
+) -> pd.DataFrame:
+    """``frame`` plus one column per species of the space, from each row's parsed
+    ``fractions``. Column ``"sublattice:species"`` holds the fraction (0 where absent).
     """
-    parsed = [_parse(text) for text in frame["parameters"]]
     columns = {
-        f"{name}:{s}": [p.get(name, {}).get(s, 0.0) for p in parsed]
+        f"{name}:{s}": [p.get(name, {}).get(s, 0.0) for p in fractions]
         for name, species in space.sublattices
         for s in species
     }

@@ -2,6 +2,7 @@
 the stability record of each MD run, NEB, and downloads."""
 
 import json
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -15,12 +16,11 @@ campaign = state.selected_campaign(url)
 if campaign is None:
     st.info("No campaigns in this database yet.")
     st.stop()
-summary = data.composition_map(url, campaign.id)
-if summary.empty:
+formulas = data.compositions(url, campaign.id)
+if not formulas:
     st.info("This campaign has no compositions yet: `screening enumerate` writes them.")
     st.stop()
 
-formulas = dict(zip(summary["composition_id"], summary["formula"], strict=True))
 ids = list(formulas)
 current = state.composition_id()
 chosen = st.selectbox(
@@ -28,14 +28,18 @@ chosen = st.selectbox(
     ids,
     index=ids.index(current) if current in ids else 0,
     format_func=formulas.__getitem__,
+    key="composition_choice",  # an unkeyed widget's identity changes with index: picks lost
 )
 state.set_composition_id(chosen)
-row = summary[summary["composition_id"] == chosen].iloc[0]
+row = data.composition_row(url, chosen)
 info = data.composition_info(url, chosen)
+if row is None or info is None:
+    st.warning("This composition is no longer in the database.")
+    st.stop()
 
 st.title(row["formula"])
 st.caption(f"campaign {campaign.name} · potential {campaign.potential} · {row['parameters']}")
-metrics = st.columns([1, 1, 1.4, 1])
+metrics = st.columns([1, 1, 1.4, 1, 1])
 metrics[0].metric("E (eV/atom)", plots.format_value(row["energy_ev_atom"]))
 metrics[1].metric("E_hull (meV/atom)", plots.format_value(row["e_hull_ev_atom"], 1000.0))
 metrics[2].metric("E_a (eV)", plots.format_value(row["e_a_ev"], error=row["e_a_err_ev"]))
@@ -44,6 +48,11 @@ metrics[3].metric(
     plots.format_value(row["sigma_300k_ms_cm"]),
     help=f"95% interval [{plots.format_value(row['sigma_300k_low_ms_cm'])}, "
     f"{plots.format_value(row['sigma_300k_high_ms_cm'])}] mS/cm",
+)
+metrics[4].metric(
+    "NEB barrier, 3D (eV)",
+    plots.format_value(row["neb_barrier_ev"]),
+    help="3D percolating barrier of the lowest-energy structure's latest NEB run",
 )
 
 structures, transport, analysis, neb = st.tabs(["Structures", "Transport", "MD analysis", "NEB"])
@@ -68,7 +77,7 @@ with structures:
             st.plotly_chart(plots.structure_figure(structure), key="structure_3d")
             st.download_button(
                 "Structure (CIF)",
-                cif_text(structure),
+                partial(cif_text, structure),
                 f"{row['formula']}-{structure_id}.cif",
                 mime="chemical/x-cif",
             )
@@ -138,7 +147,7 @@ with analysis:
         run_id = st.selectbox("Run", list(labels), format_func=labels.__getitem__)
         run = analysed[analysed["id"] == run_id].iloc[0]
         try:
-            arrays = data.md_analysis(url, run["analysis_sha256"])
+            arrays = data.artifact_arrays(url, run["analysis_sha256"])
         except ArtifactError as err:
             st.warning(f"The analysis arrays cannot be read: {err}")
         else:
@@ -160,13 +169,69 @@ with analysis:
                 st.plotly_chart(plots.density_figure(arrays), key="density")
 
 with neb:
-    if pd.isna(row["neb_barrier_ev"]):
+    neb_runs = data.neb_runs(url, chosen)
+    if neb_runs.empty:
         st.info(
-            "No NEB results: migration barriers appear here once the NEB stage has run "
-            "(this database has none)."
+            "No NEB yet for this composition: migration barriers need the [neb] stage "
+            "(a neb job starts once a relaxation is done)."
         )
     else:
-        st.metric("Percolating NEB barrier (eV)", plots.format_value(row["neb_barrier_ev"]))
+        st.subheader("Percolating barriers")
+        st.caption(
+            "The smallest barrier (eV) at which converged hops connect the mobile ions in "
+            "1, 2 and 3 dimensions; blank: they never do."
+        )
+        st.dataframe(neb_runs.drop(columns=["skipped_json", "profiles_sha256"]), hide_index=True)
+        labels = {
+            run_id: f"structure {s} · NEB run {run_id}"
+            for run_id, s in neb_runs[["id", "structure_id"]].itertuples(index=False)
+        }
+        run_ids = list(labels)
+        structure_ids = list(neb_runs["structure_id"])
+        lowest = row["structure_id"]  # newest run of the lowest-energy structure by default
+        run_id = st.selectbox(
+            "NEB run",
+            run_ids,
+            index=structure_ids.index(lowest) if lowest in structure_ids else 0,
+            format_func=labels.__getitem__,
+        )
+        run = neb_runs[neb_runs["id"] == run_id].iloc[0]
+        for column, dimension in zip(st.columns(3), ("1d", "2d", "3d"), strict=True):
+            column.metric(
+                f"{dimension.upper()} barrier (eV)",
+                plots.format_value(run[f"barrier_{dimension}_ev"]),
+            )
+        hops = data.neb_hops(url, run_id)
+        st.subheader("Hops")
+        st.dataframe(hops, hide_index=True)
+        if run["grouping"] == "environment":
+            st.caption(
+                "Low symmetry: each band stands for the hops of its length and local "
+                "environment (an approximation)."
+            )
+        skipped = json.loads(run["skipped_json"] or "[]")
+        if skipped:
+            st.caption(f"{len(skipped)} hop classes left out by max_hops:")
+            st.dataframe(pd.DataFrame(skipped), hide_index=True)
+        if pd.isna(run["profiles_sha256"]):
+            st.info("This run stored no energy profiles (no band was computed).")
+        else:
+            try:
+                profiles = data.artifact_arrays(url, run["profiles_sha256"])
+            except ArtifactError as err:
+                st.warning(f"The energy profiles of NEB run {run_id} cannot be shown: {err}")
+            else:
+                absent = [
+                    int(i) for i in hops["hop_index"] if plots.profile_keys(i)[1] not in profiles
+                ]
+                if absent:
+                    st.warning(f"The profiles artifact holds no profile of hops {absent}.")
+                st.plotly_chart(
+                    plots.neb_profile_figure(profiles, hops, labels[run_id]), key="neb_profiles"
+                )
+        st.download_button(
+            "NEB hops (CSV)", hops.to_csv(index=False), f"{row['formula']}-neb-{run_id}.csv"
+        )
 
 st.download_button(
     "Composition summary (JSON)",

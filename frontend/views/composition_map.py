@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from frontend import data, plots, state
-from frontend.space import composition_space, fixed_slice, with_fractions
+from frontend.space import fixed_slice
 
 MISSING = {
     "e_hull_ev_atom": "E_hull appears when `screening run` updates the hull after relaxing.",
@@ -12,7 +12,8 @@ MISSING = {
     "sigma_300k_ms_cm": "σ(300 K) comes from the Arrhenius fit of the MD ([md] in the campaign).",
     "d_300k_cm2_s": "D(300 K) comes from the Arrhenius fit of the MD ([md] in the campaign).",
     "d_t_cm2_s": "D(T) appears as md jobs finish ([md] in the campaign).",
-    "neb_barrier_ev": "NEB barriers appear once the NEB stage has run (none in this database).",
+    "neb_barrier_ev": "The 3D percolating barrier appears once the lowest-energy structure's "
+    "neb job is done ([neb] in the campaign).",
 }
 
 url = data.current_url()
@@ -24,12 +25,11 @@ if state.take_open_request():
     st.switch_page("views/composition.py")
 
 st.title(f"Composition map · {campaign.name}")
-frame = data.composition_map(url, campaign.id)
+space, frame = data.map_points(url, campaign.id, campaign.spec_json)
 if frame.empty:
     st.info("This campaign has no compositions yet: `screening enumerate` writes them.")
     st.stop()
-space = composition_space(frame["parameters"], campaign.spec_json)
-frame = with_fractions(frame, space)
+st.caption(data.summary_note(url, campaign.id))
 
 controls = st.columns(4)
 quantity = controls[0].selectbox("Colour by", plots.QUANTITIES, format_func=lambda q: q.label)
@@ -46,6 +46,9 @@ if quantity.column == "d_t_cm2_s":
         frame = frame.merge(at_t, on="composition_id", how="left")
     else:
         frame = frame.assign(d_t_cm2_s=np.nan, d_t_err_cm2_s=np.nan)
+
+if quantity.interval:  # a second query, only for the quantities that have intervals
+    frame = frame.merge(data.map_intervals(url, campaign.id), on="composition_id", how="left")
 
 n_values = int(frame[quantity.column].notna().sum())
 if n_values == 0:

@@ -19,7 +19,28 @@ st.dataframe(
     },
 )
 st.subheader("Test errors")
-st.info(
-    "No fine-tuning results in this database: energy, force and stress test errors appear "
-    "here once the fine-tuning stage records them."
-)
+errors = table.dropna(subset=["test_energy_rmse_mev_atom", "test_force_rmse_mev_ang"], how="all")
+if errors.empty:
+    st.info(
+        "No fine-tuned potential in this database: `screening potential finetune` records "
+        "the test-set errors of energy, force and stress of each model it trains."
+    )
+else:
+    st.dataframe(
+        errors[
+            [
+                "name",
+                "parent",
+                "dataset",
+                "test_energy_rmse_mev_atom",
+                "test_force_rmse_mev_ang",
+                "test_stress_rmse_gpa",
+            ]
+        ],
+        hide_index=True,
+        column_config={
+            "test_energy_rmse_mev_atom": st.column_config.NumberColumn("energy RMSE (meV/atom)"),
+            "test_force_rmse_mev_ang": st.column_config.NumberColumn("force RMSE (meV/Å)"),
+            "test_stress_rmse_gpa": st.column_config.NumberColumn("stress RMSE (GPa)"),
+        },
+    )

@@ -36,6 +36,13 @@ EXAMPLES = {
         "FROM arrhenius AS a JOIN structure AS s ON s.id = a.structure_id\n"
         "ORDER BY s.formula, a.direction"
     ),
+    "NEB barriers of every hop": (
+        "SELECT s.formula, n.structure_id, h.hop_index, h.length_ang, h.forward_barrier_ev,\n"
+        "       h.reverse_barrier_ev, h.multiplicity, h.converged, n.barrier_3d_ev\n"
+        "FROM neb_hop AS h JOIN neb_run AS n ON n.id = h.neb_run_id\n"
+        "JOIN structure AS s ON s.id = n.structure_id\n"
+        "ORDER BY s.formula, n.structure_id, h.hop_index"
+    ),
     "Unconverged relaxations": (
         "SELECT s.formula, r.steps, r.max_force_ev_ang, r.energy_ev_atom\n"
         "FROM relaxation AS r JOIN structure AS s ON s.id = r.structure_id\n"
@@ -48,7 +55,7 @@ st.title("SQL")
 st.caption(
     "One SELECT at a time, in a read-only transaction, cancelled after 5 s. Tables: campaign, "
     "composition, structure, campaign_structure, job, relaxation, hull, md_run, arrhenius, "
-    "artifact, potential; view: composition_summary."
+    "neb_run, neb_hop, artifact, potential; view: composition_summary."
 )
 example = st.selectbox("Example", list(EXAMPLES))
 sql = st.text_area("Query", EXAMPLES[example], height=160)

@@ -12,8 +12,16 @@ Campaign ``liybc`` (potential ``chgnet``) on In/Y x Br/Cl with known numbers:
 - Li6YIn(BrCl)6 (In 0.5, Br 0.5): s5 at -4.000, E_hull 0.0039 eV/atom.
 - Li3YBr6 (In 0, Br 1): s6 whose relax job FAILED ("forces exploded").
 - Reference LiCl relaxed; an md job pending and one running.
+- NEB of s1: percolating barriers 1D 0.250, 2D 0.310, 3D 0.420 eV; hops 0 (2.95 Å,
+  0.250/0.250 eV, multiplicity 2, 840 force calls), 1 (3.40 Å, 0.420/0.380 eV, 4, 1320)
+  and 2 (3.90 Å, 0.710/0.710 eV, 2, 2400, NOT converged), profiles in the artifact store.
+  NEB of s4: 3D barrier 0.550 eV, one hop, its profiles artifact missing from the store
+  (:data:`MISSING_PROFILES_SHA`).
 
 Campaign ``nomd``: one composition (Li3ScCl6) relaxed, no MD and no hull yet.
+
+The summary cache holds ``liybc``'s rows (refreshed as a run ends); ``nomd`` was never
+refreshed, so the explorer reads the live view for it.
 """
 
 from __future__ import annotations
@@ -38,13 +46,17 @@ from db.models import (
     Campaign,
     CampaignStructure,
     Composition,
+    Dataset,
     Hull,
     Job,
     MdRun,
+    NebHop,
+    NebRun,
     Potential,
     Relaxation,
     Structure,
 )
+from db.summary_cache import refresh_summary
 
 SPEC = {
     "name": "liybc",
@@ -54,6 +66,17 @@ SPEC = {
         "halide": {"replaces": "Cl", "species": ["Br", "Cl"], "step": 0.5},
     },
 }
+
+
+MISSING_PROFILES_SHA = "e" * 64
+"""The NEB profiles artifact of s4: registered in the database, absent from the store."""
+Hop = tuple[int, float, float, float, int, bool, int]
+"""hop_index, length (Å), forward and reverse barrier (eV), multiplicity, converged, calls."""
+NEB_HOPS: tuple[Hop, ...] = (
+    (0, 2.95, 0.250, 0.250, 2, True, 840),
+    (1, 3.40, 0.420, 0.380, 4, True, 1320),
+    (2, 3.90, 0.710, 0.710, 2, False, 2400),
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +129,22 @@ def _analysis_npz() -> bytes:
     return buffer.getvalue()
 
 
+def _profiles_npz(hops: tuple[Hop, ...]) -> bytes:
+    """Seven-image profiles rising to the forward barrier, ending at forward - reverse."""
+    t = np.linspace(0.0, 1.0, 7)
+    arrays = {}
+    for index, length, forward, reverse, *_ in hops:
+        arrays[f"hop{index}_coordinate_ang"] = t * length * 1.2
+        arrays[f"hop{index}_energy_ev"] = np.where(
+            t <= 0.5,
+            forward * np.sin(np.pi * t) ** 2,
+            forward - reverse * np.sin(np.pi * (t - 0.5)) ** 2,
+        )
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
 def seed(url: str, artifact_root: Path) -> Seeded:
     """Insert the campaigns described in the module docstring; return their ids."""
     engine = make_engine(url)
@@ -114,8 +153,17 @@ def seed(url: str, artifact_root: Path) -> Seeded:
         chgnet = Potential(name="chgnet", spec="chgnet", weights_sha256="a" * 64)
         session.add(chgnet)
         session.flush()
+        lic = Dataset(name="lic-dft", valid_fraction=0.1, test_fraction=0.1)
+        session.add(lic)
+        session.flush()
         tuned = Potential(
-            name="chgnet-ft-lic", spec="chgnet:ft.pt", weights_sha256="b" * 64, parent_id=chgnet.id
+            name="chgnet-ft-lic",
+            spec="chgnet:ft.pt",
+            weights_sha256="b" * 64,
+            parent_id=chgnet.id,
+            dataset_id=lic.id,
+            test_energy_rmse_mev_atom=0.3,
+            test_force_rmse_mev_ang=14.0,
         )
         liybc = Campaign(name="liybc", spec_json=json.dumps(SPEC), potential=chgnet)
         nomd = Campaign(name="nomd", spec_json="{}", potential=chgnet)
@@ -300,7 +348,65 @@ def seed(url: str, artifact_root: Path) -> Seeded:
                     temperatures_json=temperatures,
                 )
             )
+        profiles = _profiles_npz(NEB_HOPS)
+        profiles_sha = store.put(profiles)
+        session.add_all(
+            [
+                Artifact(sha256=profiles_sha, kind="neb_profiles", size_bytes=len(profiles)),
+                Artifact(sha256=MISSING_PROFILES_SHA, kind="neb_profiles", size_bytes=1000),
+            ]
+        )
+        session.flush()
+
+        def neb(
+            row: Structure, barriers: tuple[float, float, float], sha: str, hops: tuple[Hop, ...]
+        ) -> None:
+            run = NebRun(
+                job_id=job(row, "neb", "done", key="b").id,
+                structure_id=row.id,
+                potential_id=chgnet.id,
+                mechanism="vacancy",
+                cutoff_ang=4.0,
+                spacegroup="C2/m (12)",
+                grouping="symmetry",
+                n_symmetry_classes=len(hops),
+                n_hops_computed=len(hops),
+                skipped_json="[]",
+                barrier_1d_ev=barriers[0],
+                barrier_2d_ev=barriers[1],
+                barrier_3d_ev=barriers[2],
+                profiles_sha256=sha,
+                wall_time_s=600.0,
+                device="cpu",
+            )
+            run.hops = [
+                NebHop(
+                    hop_index=index,
+                    start_site=0,
+                    end_site=1,
+                    image_json="[0, 0, 0]",
+                    length_ang=length,
+                    multiplicity=multiplicity,
+                    n_members=multiplicity * 6,
+                    environment="Cl4",
+                    forward_barrier_ev=forward,
+                    reverse_barrier_ev=reverse,
+                    converged=converged,
+                    endpoints_converged=True,
+                    max_force_ev_ang=0.04 if converged else 0.31,
+                    steps=calls // 6,
+                    force_calls=calls,
+                    n_atoms=47,
+                    wall_time_s=200.0,
+                )
+                for index, length, forward, reverse, multiplicity, converged, calls in hops
+            ]
+            session.add(run)
+
+        neb(s1, (0.250, 0.310, 0.420), profiles_sha, NEB_HOPS)
+        neb(s4, (0.550, 0.550, 0.550), MISSING_PROFILES_SHA, NEB_HOPS[:1])
         session.commit()
+        refresh_summary(session, liybc.id)
         seeded = Seeded(
             url=url,
             artifact_root=artifact_root,

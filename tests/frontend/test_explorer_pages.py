@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from explorer_fixtures import APP, Seeded, open_page
+from explorer_fixtures import APP, MISSING_PROFILES_SHA, NEB_HOPS, Seeded, open_page
 from streamlit.testing.v1 import AppTest
 
 
@@ -44,14 +44,14 @@ def test_campaigns_page(seeded: Seeded) -> None:
     app = open_page("campaigns")
     metrics = {m.label: m.value for m in app.metric}
     assert metrics == {
-        "done jobs": "10",
+        "done jobs": "12",
         "running jobs": "1",
         "pending jobs": "1",
         "failed jobs": "1",
     }
     overview = app.dataframe[0].value
     assert list(overview["campaign"]) == ["liybc", "nomd"]
-    assert overview.set_index("campaign").loc["liybc", "jobs"] == 13
+    assert overview.set_index("campaign").loc["liybc", "jobs"] == 15
     stages = app.dataframe[1].value
     assert stages.loc["md", "running"] == 1 and stages.loc["relax", "failed"] == 1
     failures = app.dataframe[2].value
@@ -85,8 +85,12 @@ def test_composition_map_page(seeded: Seeded) -> None:
     select(app, "Colour by", next(o for o in app.selectbox[0].options if o.startswith("D(T)")))
     select(app, "Temperature (K)", "600 K")
     assert any("D(T) (cm²/s): 2e-06 ± 2e-07" in t for t in chart(app)["data"][1]["hovertext"])
-    select(app, "Colour by", "NEB barrier (eV)")
-    assert "No composition has NEB barrier (eV) yet" in texts(app, "info")
+    select(app, "Colour by", "NEB barrier, 3D percolating (eV)")
+    heatmap, markers, _stable = chart(app)["data"]
+    assert heatmap["z"][0][2] == pytest.approx(0.42)  # Li3InCl6: s1's 3D barrier
+    assert heatmap["z"][2][2] == pytest.approx(0.55)  # Li3InBr6
+    assert np.isnan(heatmap["z"][0][0])  # Li3YCl6: no NEB
+    assert "2 of 5 compositions" in texts(app, "caption")
 
     select(app, "Composition", "Li3InCl6")
     app.button[0].click().run()
@@ -101,7 +105,7 @@ def test_composition_page(seeded: Seeded) -> None:
     assert metrics["E (eV/atom)"] == "-3.8"
     assert metrics["E_a (eV)"] == "0.321 ± 0.012"
     assert metrics["σ(300 K) (mS/cm)"] == "0.456"
-    assert "No NEB results" in texts(app, "info")
+    assert metrics["NEB barrier, 3D (eV)"] == "0.42"
 
     structures = app.dataframe[0].value
     assert structures["energy_ev_atom"].tolist() == [-3.8, -3.75]
@@ -136,6 +140,52 @@ def test_composition_page(seeded: Seeded) -> None:
     assert "fit ab: E_a = 0.298 ± 0.012 eV" in names and "a (mlip)" not in names
 
 
+def test_composition_page_neb(seeded: Seeded) -> None:
+    app = open_page("composition")
+    select(app, "Composition", "Li3InCl6")
+    metrics = {m.label: m.value for m in app.metric}
+    assert [metrics[f"{d}D barrier (eV)"] for d in (1, 2, 3)] == ["0.25", "0.31", "0.42"]
+    runs = next(d.value for d in app.dataframe if "barrier_3d_ev" in d.value.columns)
+    assert runs["barrier_3d_ev"].tolist() == [0.42] and runs["n_converged"].tolist() == [2]
+    hops = next(d.value for d in app.dataframe if "forward_barrier_ev" in d.value.columns)
+    assert hops["length_ang"].tolist() == [2.95, 3.40, 3.90]
+    assert hops["forward_barrier_ev"].tolist() == [0.25, 0.42, 0.71]
+    assert hops["reverse_barrier_ev"].tolist() == [0.25, 0.38, 0.71]
+    assert hops["multiplicity"].tolist() == [2, 4, 2]
+    assert hops["converged"].tolist() == [True, True, False]
+    assert hops["force_calls"].tolist() == [840, 1320, 2400]
+    assert "NEB hops (CSV)" in [b.proto.label for b in app.get("download_button")]
+
+    profiles = next(
+        f
+        for f in (chart(app, i) for i in range(len(app.get("plotly_chart"))))
+        if "reaction coordinate (Å" in json.dumps(f["layout"].get("xaxis"), ensure_ascii=False)
+    )
+    assert profiles["layout"]["yaxis"]["title"]["text"] == "E − E(initial) (eV)"
+    lines = profiles["data"]
+    assert [line["name"] for line in lines] == [
+        "hop 0: 2.95 Å, 0.250 / 0.250 eV",
+        "hop 1: 3.40 Å, 0.420 / 0.380 eV",
+        "hop 2: 3.90 Å, 0.710 / 0.710 eV (not converged)",
+    ]
+    assert [line["line"]["dash"] for line in lines] == ["solid", "solid", "dash"]
+    for line, (_, _, forward, reverse, *_) in zip(lines, NEB_HOPS, strict=True):
+        assert max(line["y"]) == pytest.approx(forward)
+        assert max(line["y"]) - line["y"][-1] == pytest.approx(reverse)
+
+    select(app, "Composition", "Li3InBr6")
+    assert not app.exception
+    warning = texts(app, "warning")
+    assert f"artifact {MISSING_PROFILES_SHA} is missing" in warning
+    hops = next(d.value for d in app.dataframe if "forward_barrier_ev" in d.value.columns)
+    assert hops["forward_barrier_ev"].tolist() == [0.25]
+    assert {m.label: m.value for m in app.metric}["3D barrier (eV)"] == "0.55"
+
+    select(app, "Composition", "Li3YBr6")  # its only relaxation failed
+    assert not app.exception and app.title[0].value == "Li3YBr6"
+    assert "No NEB yet for this composition" in texts(app, "info")
+
+
 def test_composition_page_without_md(seeded: Seeded) -> None:
     app = open_page("composition")
     app.sidebar.selectbox[0].select_index(1).run()  # campaign nomd
@@ -144,6 +194,7 @@ def test_composition_page_without_md(seeded: Seeded) -> None:
     info = texts(app, "info")
     assert "No MD yet for this composition" in info
     assert "No MD analysis" in info
+    assert "No NEB yet for this composition" in info
     assert {m.label: m.value for m in app.metric}["E_hull (meV/atom)"] == "–"
 
 
@@ -164,6 +215,11 @@ def test_table_page_filters_in_sql(seeded: Seeded) -> None:
     assert table["formula"].tolist() == ["Li3InCl6"]
     assert table["sigma_300k_ms_cm"].tolist() == [0.456]
     assert [b.proto.label for b in app.get("download_button")] == ["CSV", "Parquet"]
+
+    app = open_page("table")
+    next(n for n in app.number_input if n.label.startswith("NEB barrier")).set_value(0.5)
+    app.button[0].click().run()
+    assert app.dataframe[0].value["neb_barrier_ev"].tolist() == [0.42]  # Li3InBr6's 0.55 out
 
 
 def test_sql_page_runs_selects_and_refuses_the_rest(seeded: Seeded) -> None:
@@ -198,8 +254,12 @@ def test_potentials_page(seeded: Seeded) -> None:
     table = app.dataframe[0].value.set_index("name")
     assert table.loc["chgnet-ft-lic", "parent"] == "chgnet"
     assert table.loc["chgnet", "campaigns"] == 2 and table.loc["chgnet", "relaxations"] == 7
-    assert table.loc["chgnet", "md_runs"] == 4
-    assert "No fine-tuning results" in texts(app, "info")
+    assert table.loc["chgnet", "md_runs"] == 4 and table.loc["chgnet", "neb_runs"] == 2
+    errors = app.dataframe[1].value.set_index("name")
+    assert list(errors.index) == ["chgnet-ft-lic"]  # the base model has no test errors
+    assert errors.loc["chgnet-ft-lic", "dataset"] == "lic-dft"
+    assert errors.loc["chgnet-ft-lic", "test_energy_rmse_mev_atom"] == 0.3
+    assert errors.loc["chgnet-ft-lic", "test_force_rmse_mev_ang"] == 14.0
 
 
 @pytest.mark.parametrize(
