@@ -14,7 +14,7 @@ import math
 import re
 import tomllib
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # screening.relax pulls in ASE's optimisers: a second of impo
     from screening.relax import RelaxSettings
 
 VACANCY = "vacancy"
+PotentialLookup = Callable[[str], str | None]  # registered potential name -> its spec
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
@@ -128,14 +129,61 @@ class SublatticeSpec(_Strict):
         return self
 
 
+class ClusterExpansionSpec(_Strict):
+    """[enumeration.ce] of method ce-mc: the fit, the annealing and the Monte Carlo sampling.
+
+    The training set is the orderings of up to ``max_sites`` sites and the SQS of every
+    composition; ``[enumeration]`` sets both, and ``seed`` seeds the CV splits and the runs.
+    """
+
+    cutoffs: list[PositiveFloat] = Field(
+        [7.0, 5.0], min_length=1, description="Å: pair, triplet, ... cluster cutoffs"
+    )
+    fit_method: Literal[
+        "ardr", "lasso", "least-squares", "ridge", "bayesian-ridge", "split-bregman"
+    ] = "ardr"
+    cv_splits: int = Field(5, ge=2, description="k of the k-fold cross validation")
+    max_displacement: PositiveFloat = Field(1.0, description="Å from the ideal site")
+    max_volumetric_strain: PositiveFloat = 0.25
+    max_anisotropic_strain: PositiveFloat = 0.1
+    anneal_supercell: tuple[PositiveInt, PositiveInt, PositiveInt] = (2, 2, 2)
+    anneal_steps: PositiveInt = 100_000
+    anneal_start_k: PositiveFloat = 2000.0
+    anneal_stop_k: PositiveFloat = 10.0
+    mc_temperature_k: PositiveFloat = 1000.0
+    mc_samples: NonNegativeInt = Field(1, description="Monte Carlo snapshots per composition")
+    mc_equilibration_steps: NonNegativeInt = 50_000
+    mc_interval: PositiveInt = Field(10_000, description="Monte Carlo steps between snapshots")
+
+    @model_validator(mode="after")
+    def _cools(self) -> ClusterExpansionSpec:
+        if self.anneal_stop_k >= self.anneal_start_k:
+            raise ValueError(
+                f"anneal_stop_k {self.anneal_stop_k:g} K must be below anneal_start_k "
+                f"{self.anneal_start_k:g} K"
+            )
+        return self
+
+
 class EnumerationSpec(_Strict):
-    method: Literal["sqs", "enumerate"] = "sqs"
+    method: Literal["sqs", "enumerate", "ce-mc"] = "sqs"
     structures_per_composition: PositiveInt = 1
     seed: int = 1
     sqs_steps: PositiveInt = 3000
+    sqs_runs: PositiveInt = Field(4, description="seeded SQS runs per ordering; best kept")
     pair_cutoff: PositiveFloat = Field(6.0, description="Å")
     max_sites: PositiveInt = Field(8, description="largest cell of method enumerate, in sites")
     max_structures: PositiveInt = Field(2000, description="cap on orderings of enumerate")
+    ce: ClusterExpansionSpec = ClusterExpansionSpec()
+
+    @field_validator("ce")
+    @classmethod
+    def _ce_needs_ce_mc(
+        cls, value: ClusterExpansionSpec, info: ValidationInfo
+    ) -> ClusterExpansionSpec:
+        if info.data.get("method") != "ce-mc" and value != ClusterExpansionSpec():
+            raise ValueError('[enumeration.ce] is used only with method = "ce-mc"')
+        return value
 
 
 class RelaxSpec(_Strict):
@@ -216,7 +264,10 @@ class NebSpec(_Strict):
 
     enabled: bool = True
     cutoff: PositiveFloat = Field(4.0, description="Å, longest hop between mobile sites")
-    mechanism: Literal["vacancy"] = "vacancy"
+    mechanism: Literal["vacancy", "interstitial"] = "vacancy"
+    interstitial_min_distance: PositiveFloat = Field(
+        1.0, description="Å, closest an interstitial site may be to an atom"
+    )
     images: PositiveInt = 5
     fmax: PositiveFloat = Field(0.05, description="eV/Å")
     max_steps: PositiveInt = 500
@@ -225,16 +276,6 @@ class NebSpec(_Strict):
     compositions: list[str] = Field(
         default_factory=list, description="reduced formulas to run NEB on; empty: all"
     )
-
-    @field_validator("mechanism", mode="before")
-    @classmethod
-    def _known_mechanism(cls, value: object) -> object:
-        if value == "interstitial":
-            raise ValueError(
-                "interstitial NEB needs interstitial sites, which the product does not find "
-                'yet; use mechanism = "vacancy"'
-            )
-        return value
 
 
 class CampaignSpec(_Strict):
@@ -287,7 +328,8 @@ class CampaignSpec(_Strict):
         try:
             PotentialSpec.parse(value)
         except PotentialError as err:
-            raise ValueError(str(err)) from err
+            if not re.fullmatch(NAME_PATTERN, value):  # else maybe a registered name
+                raise ValueError(str(err)) from err
         return value
 
     def to_json(self) -> str:
@@ -366,12 +408,14 @@ def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def plan_campaign(spec: CampaignSpec, base_dir: Path) -> CampaignPlan:
-    """Resolve the spec against its parent; raise CampaignError on anything that cannot run."""
-    try:
-        potential = validate_spec(spec.potential)
-    except PotentialError as err:
-        raise CampaignError(f"potential: {err}") from err
+def plan_campaign(
+    spec: CampaignSpec, base_dir: Path, registered: PotentialLookup | None = None
+) -> CampaignPlan:
+    """Resolve the spec against its parent; raise CampaignError on anything that cannot run.
+
+    ``registered`` looks up a potential given by name (a fine-tuned one) -> its spec.
+    """
+    potential = _plan_potential(spec.potential, registered)
     try:
         with _about("parent"):
             parent = prototypes.load_parent(_resolve(spec.parent, base_dir))
@@ -407,6 +451,8 @@ def plan_campaign(spec: CampaignSpec, base_dir: Path) -> CampaignPlan:
                 "composition of the grid, or choose a coarser step"
             ) from err
         _check_stage_compositions(spec, {grid.formula_of(p, parent, sublattices) for p in points})
+        if spec.enumeration.method == "ce-mc":
+            _check_anneal_supercell(spec.enumeration.ce, parent, sublattices, points)
     except EnumerationError as err:
         raise CampaignError(str(err)) from err
     phases = tuple(
@@ -426,10 +472,25 @@ def plan_campaign(spec: CampaignSpec, base_dir: Path) -> CampaignPlan:
     )
 
 
-def load_plan(path: str | Path) -> CampaignPlan:
+def load_plan(path: str | Path, registered: PotentialLookup | None = None) -> CampaignPlan:
     """Load, validate and plan a campaign file in one call."""
     path = Path(path)
-    return plan_campaign(load_campaign(path), path.resolve().parent)
+    return plan_campaign(load_campaign(path), path.resolve().parent, registered)
+
+
+def _plan_potential(text: str, registered: PotentialLookup | None) -> PotentialSpec:
+    """A potential spec, else the spec of the potential registered under that name."""
+    try:
+        PotentialSpec.parse(text)
+    except PotentialError as err:
+        found = registered(text) if registered else None
+        if found is None:
+            raise CampaignError(f"potential: {err}, or the name of a registered potential") from err
+        text = found
+    try:
+        return validate_spec(text)
+    except PotentialError as err:
+        raise CampaignError(f"potential: {err}") from err
 
 
 @contextmanager
@@ -484,6 +545,37 @@ def _existing(value: str, field: str) -> Path:
     if not path.is_file():
         raise CampaignError(f"{field}: file not found: {value}")
     return path
+
+
+def _check_anneal_supercell(
+    ce: ClusterExpansionSpec,
+    parent: Structure,
+    sublattices: tuple[space.Sublattice, ...],
+    points: list[space.CompositionPoint],
+) -> None:
+    """Refuse an annealing supercell of method ce-mc that misses a composition of the grid,
+    or in which a cluster would reach a site's own periodic image."""
+    from enumerate.sqs import shortest_image_distance  # icet: only for ce-mc campaigns
+
+    cell = parent.make_supercell(list(ce.anneal_supercell), in_place=False)
+    shortest = shortest_image_distance(cell)
+    if max(ce.cutoffs) >= shortest / 2:
+        raise CampaignError(
+            f"enumeration.ce.anneal_supercell: a site's nearest periodic image is {shortest:.2f}"
+            f" Å away, not more than twice the longest cutoff ({max(ce.cutoffs):g} Å), so"
+            " clusters would meet their own images; use a larger anneal_supercell or shorter"
+            " enumeration.ce.cutoffs"
+        )
+    counts = space.site_counts(cell, sublattices)
+    try:
+        for point in points:
+            grid.check_realisable(point, counts, ce.anneal_supercell, parent)
+    except UnrealisableCompositionError as err:
+        whole = _grid_supercell(points, parent, sublattices)
+        raise CampaignError(
+            f"enumeration.ce.anneal_supercell: {err}; {list(whole)} (or a multiple) realises "
+            "every composition of the grid"
+        ) from err
 
 
 def _check_stage_compositions(spec: CampaignSpec, formulas: set[str]) -> None:

@@ -12,8 +12,6 @@ import logging
 import shutil
 import sys
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -22,15 +20,35 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from db.errors import DatabaseError
-from enumerate.errors import EnumerationError
-from screening.campaign import CampaignPlan, check_name, load_campaign, load_plan, parse_campaign
+from screening.analyze_cli import (
+    FitStartOption,
+    HopLengthOption,
+    LammpsTypesOption,
+    SampleEveryOption,
+    TemperatureOption,
+    TimestepOption,
+    TrajectoriesArgument,
+    analyze_app,
+    load_trajectory,
+    print_import,
+)
+from screening.campaign import (
+    CampaignPlan,
+    check_name,
+    load_campaign,
+    load_plan,
+    parse_campaign,
+    plan_campaign,
+)
+from screening.cli_errors import errors, user_errors
 from screening.errors import ScreeningError
+from screening.potential_cli import data_app, potential_app
 from screening.report import print_results
 from screening.settings import resolve_database_url
 
 if TYPE_CHECKING:
     from screening.driver import RunOptions
+    from screening.enumeration import CompositionCount
 
 # The database, driver, farm and export modules (SQLAlchemy, Alembic, Dask, pandas, the
 # MLIP stack: seconds of imports) are imported inside the commands that use them, so
@@ -45,7 +63,6 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
-errors = Console(stderr=True)
 
 DatabaseOption = Annotated[
     Optional[str],  # noqa: UP045 - typer needs Optional here
@@ -73,16 +90,6 @@ ArtifactsOption = Annotated[
 ]
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn the project's errors into one line on stderr and exit code 2."""
-    try:
-        yield
-    except (ScreeningError, EnumerationError, DatabaseError) as err:
-        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
@@ -101,7 +108,7 @@ def init(
     name: Annotated[str, typer.Argument(help="Campaign name; writes NAME.toml here.")],
 ) -> None:
     """Write a commented template campaign file NAME.toml to start from."""
-    with _user_errors():
+    with user_errors():
         try:
             check_name(name)
         except ValueError as err:
@@ -117,27 +124,34 @@ def init(
 
 
 @app.command()
-def validate(campaign: CampaignArgument) -> None:
-    """Check a campaign file against its parent crystal without writing anything."""
-    with _user_errors():
-        plan = load_plan(campaign)
+def validate(campaign: CampaignArgument, database: DatabaseOption = None) -> None:
+    """Check a campaign file against its parent crystal without writing anything (a
+    potential given by name is looked up, read-only, in the database)."""
+    with user_errors():
+        plan = _load_plan(campaign, database)
         _print_plan(plan)
 
 
 @app.command("enumerate")
 def enumerate_command(campaign: CampaignArgument, database: DatabaseOption = None) -> None:
-    """Write the campaign's compositions and structures (SQS) and its relax jobs."""
-    with _user_errors():
-        plan = load_plan(campaign)
+    """Write the campaign's compositions and structures and its relax jobs, then list the
+    compositions with their structure counts and SQS objectives.
+
+    The SQS runs execute one after another in this process (`screening run` spreads them
+    over the farm); a rerun computes only what is missing.
+    """
+    with user_errors():
+        plan = _load_plan(campaign, database)
         from db.engine import make_engine, make_session_factory
         from screening.driver import prepare_campaign
+        from screening.enumeration import composition_counts
         from screening.progress_bar import RichProgress
 
         url = _ready_database(database, plan)
         sessions = make_session_factory(make_engine(url))
         with RichProgress(console) as progress, sessions() as session:
-            prepare_campaign(session, plan, progress)
-        print_results(console, url, plan.spec.name)
+            counts = composition_counts(session, prepare_campaign(session, plan, progress))
+        console.print(_enumeration_table(plan.spec.name, counts))
 
 
 @app.command()
@@ -157,8 +171,8 @@ def run(
     Resumable: rerunning the same command skips finished jobs, reclaims jobs of a
     killed run and retries failed ones that have attempts left.
     """
-    with _user_errors():
-        plan = load_plan(campaign)
+    with user_errors():
+        plan = _load_plan(campaign, database)
         from screening.driver import RunOptions
 
         url = _ready_database(database, plan)
@@ -176,7 +190,7 @@ def explore(
 
     It never writes: a PostgreSQL role with only SELECT is enough.
     """
-    with _user_errors():
+    with user_errors():
         url = resolve_database_url(database)
         from frontend.launch import run_explorer
 
@@ -190,7 +204,7 @@ def demo(
     artifacts: ArtifactsOption = None,
 ) -> None:
     """Run the built-in demo: Li3InCl6 with In/Y and Br/Cl mixing, CHGNet, SQLite, local Dask."""
-    with _user_errors():
+    with user_errors():
         plan = load_plan(DEMO_CAMPAIGN)
         from screening.driver import RunOptions
 
@@ -205,7 +219,7 @@ def status(
     database: DatabaseOption = None,
 ) -> None:
     """Jobs per stage and status, and the latest failures with their reasons."""
-    with _user_errors():
+    with user_errors():
         name, url = _name_and_url(campaign, database)
         from db import queries
         from db.engine import make_engine, make_session_factory
@@ -230,7 +244,7 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("."),
 ) -> None:
     """Write composition_summary and per-structure results as CSV or Parquet for pandas."""
-    with _user_errors():
+    with user_errors():
         name, url = _name_and_url(campaign, database)
         from db.engine import make_engine
         from screening.export import export_campaign
@@ -239,15 +253,124 @@ def export(
             console.print(f"wrote {path}")
 
 
+@app.command("export-structures")
+def export_structures_command(
+    campaign: Annotated[str, typer.Argument(help="Campaign name or TOML file.")],
+    database: DatabaseOption = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="cif, poscar or extxyz.")] = "cif",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("."),
+    relaxed: Annotated[
+        bool,
+        typer.Option(
+            "--relaxed", help="Write each lowest-energy relaxed structure where one exists."
+        ),
+    ] = False,
+) -> None:
+    """Write every candidate structure of a campaign to its own file, named by formula and
+    structure id, with NAME_manifest.csv (composition, origin: method, seed, SQS objective).
+    Extended XYZ files carry the origin in their info line."""
+    with user_errors():
+        name, url = _name_and_url(campaign, database)
+        from db.engine import make_engine
+        from screening.structure_export import export_structures
+
+        written = export_structures(make_engine(url), name, format, output, relaxed)
+        console.print(
+            f"wrote {written.n_structures} structures ({written.n_relaxed} relaxed) to "
+            f"{output}, listed in {written.manifest}"
+        )
+
+
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Create or upgrade the schema to the latest migration."""
-    with _user_errors():
+    with user_errors():
         from db.migrate import upgrade
 
         url = resolve_database_url(database)
         upgrade(url)
         console.print(f"{url} is at the latest schema")
+
+
+app.add_typer(analyze_app, name="analyze")
+import_app = typer.Typer(help="Bring results from outside into a campaign.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(data_app, name="data")
+app.add_typer(potential_app, name="potential")
+
+
+@import_app.command("md")
+def import_md(
+    campaign: Annotated[str, typer.Argument(help="Campaign name or TOML file.")],
+    trajectories: TrajectoriesArgument,
+    label: Annotated[str, typer.Option("--label", help="Source label, e.g. aimd-pbe.")],
+    structure_id: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--structure-id", help="Candidate structure id (default: matched)."),
+    ] = None,
+    composition: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--composition", help="Formula to match (default: the trajectory's)."),
+    ] = None,
+    species: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--species", help="Mobile species (default: the campaign's)."),
+    ] = None,
+    charge: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--charge", help="Ion charge, e (default: campaign oxidation state or 1)."),
+    ] = None,
+    timestep_fs: TimestepOption = None,
+    sample_every: SampleEveryOption = None,
+    temperature: TemperatureOption = None,
+    lammps_types: LammpsTypesOption = None,
+    hop_length: HopLengthOption = 2.5,
+    fit_min_start_ps: FitStartOption = 2.0,
+    database: DatabaseOption = None,
+    artifacts: ArtifactsOption = None,
+) -> None:
+    """Store an external trajectory's D, sigma, RDFs as an md_run of a campaign structure,
+    marked with its source label, and refit that source's Arrhenius rows (the explorer plots
+    them beside the MLIP ones). The structure: --structure-id, else the candidate of the
+    trajectory's formula (several orderings: the one matching the first frame, else the
+    lowest-energy one)."""
+    with user_errors():
+        name, url = _name_and_url(campaign, database)
+        from db.artifacts import default_artifact_root
+        from db.engine import make_engine, make_session_factory
+        from db.migrate import ensure_schema
+        from screening.import_md import import_md as store_imported_run
+
+        loaded = load_trajectory(trajectories, timestep_fs, sample_every, temperature, lammps_types)
+        ensure_schema(url)
+        with make_session_factory(make_engine(url))() as session:
+            imported = store_imported_run(
+                session,
+                name,
+                loaded,
+                label=label,
+                artifact_root=artifacts or default_artifact_root(url),
+                species=species,
+                charge=charge,
+                structure_id=structure_id,
+                composition=composition,
+                hop_length_ang=hop_length,
+                fit_min_start_ps=fit_min_start_ps,
+            )
+        print_import(imported, label)
+
+
+def _load_plan(campaign: Path, flag: str | None) -> CampaignPlan:
+    """Load and plan a campaign; a potential given by name is looked up in its database."""
+    spec = load_campaign(campaign)
+    url = resolve_database_url(flag, spec.database)
+
+    def registered(name: str) -> str | None:
+        from screening.training_store import registered_spec
+
+        return registered_spec(url, name)
+
+    return plan_campaign(spec, campaign.resolve().parent, registered)
 
 
 def _ready_database(flag: str | None, plan: CampaignPlan) -> str:
@@ -297,6 +420,32 @@ def _print_plan(plan: CampaignPlan) -> None:
     for point in plan.compositions:
         table.add_row(point.label(), grid.formula_of(point, plan.parent, plan.sublattices))
     console.print(table)
+
+
+def _enumeration_table(name: str, counts: list[CompositionCount]) -> Table:
+    """Compositions with their structure counts and SQS objectives (lower is better)."""
+    table = Table(
+        "formula",
+        "composition",
+        "structures",
+        "SQS runs",
+        "best objective",
+        "spread",
+        title=f"campaign {name}: {sum(c.n_structures for c in counts)} candidate structures",
+        caption="objective: icet SQS score of the kept structures (0 for a pure composition);"
+        " spread: worst seeded run minus the best",
+    )
+    for count in counts:
+        best, worst = count.best_objective, count.worst_run_objective
+        table.add_row(
+            count.formula,
+            count.label,
+            str(count.n_structures),
+            str(count.n_sqs_runs) if count.n_sqs_runs else "-",
+            "-" if best is None else f"{best:.3f}",
+            "-" if best is None or worst is None else f"{worst - best:.3f}",
+        )
+    return table
 
 
 def _print_how_to_query(url: str, name: str) -> None:

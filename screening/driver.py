@@ -14,9 +14,11 @@ import datetime as dt
 import json
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pymatgen.core import Structure as PmgStructure
 from sqlalchemy import Engine, select, update
@@ -25,13 +27,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.artifacts import default_artifact_root
 from db.models import Campaign, CampaignStructure, Job, Structure
 from db.queries import jobs_in_campaign
+from db.summary_cache import refresh_summary
 from screening.campaign import CampaignPlan
-from screening.enumeration import enumerate_campaign
+from screening.enumeration import Payload, TaskFunction, TaskMap, enumerate_campaign
 from screening.farm import (
     Task,
     TaskOutcome,
     dashboard_note,
     local_torch_threads,
+    map_ordered,
     open_client,
     run_tasks,
 )
@@ -40,6 +44,7 @@ from screening.progress import Progress, SilentProgress
 from screening.references import elemental_reference
 from screening.stages import STAGES, followup_kinds, plan_followups
 from screening.stages.arrhenius import update_arrhenius
+from screening.stages.cluster_expansion import update_cluster_expansion
 from screening.stages.hull import update_hull
 from screening.store import (
     ensure_campaign,
@@ -48,6 +53,9 @@ from screening.store import (
     ensure_structure,
     link_structure,
 )
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +83,16 @@ class RunSummary:
     failures: list[str] = field(default_factory=list)
 
 
-def prepare_campaign(session: Session, plan: CampaignPlan, progress: Progress) -> Campaign:
-    """Register the campaign, enumerate its structures, add references, and create the
-    relax jobs and the md/neb jobs of structures already relaxed."""
+def prepare_campaign(
+    session: Session, plan: CampaignPlan, progress: Progress, map_tasks: TaskMap = map
+) -> Campaign:
+    """Register the campaign, enumerate its structures (SQS runs through ``map_tasks``),
+    add references, and create the relax jobs and the md/neb jobs of structures already
+    relaxed."""
     potential = ensure_potential(session, plan.potential)
     campaign = ensure_campaign(session, plan.spec.name, plan.spec.to_json(), potential)
     session.commit()
-    enumerate_campaign(session, plan, campaign, progress)
+    enumerate_campaign(session, plan, campaign, progress, map_tasks)
     _add_references(session, plan, campaign)
     _create_relax_jobs(session, plan, campaign)
     for relax_job in session.scalars(
@@ -98,21 +109,32 @@ def run_campaign(
     options: RunOptions = RunOptions(),
     progress: Progress | None = None,
 ) -> RunSummary:
-    """Run every pending job of the campaign on the farm (md jobs join as their relaxations
-    finish), then update its hull and Arrhenius fits."""
+    """Enumerate (SQS runs on the farm), run every pending job of the campaign on the farm
+    (md jobs join as their relaxations finish), then update its hull, Arrhenius fits and
+    summary cache.
+
+    Method ce-mc: once its training set is relaxed, fit the cluster expansion, anneal and
+    sample every composition (on the farm), and relax the structures found.
+    """
     progress = progress or SilentProgress()
     sessions = sessionmaker(engine, expire_on_commit=False)
-    with sessions() as session:
-        campaign = prepare_campaign(session, plan, progress)
-        summary = RunSummary(campaign=campaign.name)
-        summary.already_done = _reclaim(session, campaign, plan.spec.farm.max_attempts)
-        pending = _pending_job_ids(session, campaign)
-    if pending:
-        root = options.artifact_root or default_artifact_root(
-            engine.url.render_as_string(hide_password=False)
-        )
-        options = dataclasses.replace(options, artifact_root=root)
-        _run_jobs(sessions, plan, pending, options, progress, summary)
+    root = options.artifact_root or default_artifact_root(
+        engine.url.render_as_string(hide_password=False)
+    )
+    options = dataclasses.replace(options, artifact_root=root)
+    with _Farm(plan, options, progress) as farm:
+        with sessions() as session:
+            campaign = prepare_campaign(session, plan, progress, farm.map)
+            summary = RunSummary(campaign=campaign.name)
+            summary.already_done = _reclaim(session, campaign, plan.spec.farm.max_attempts)
+        _run_pending(sessions, plan, campaign, options, progress, summary, farm)
+        if plan.spec.enumeration.method == "ce-mc":
+            with sessions() as session:
+                current = session.get(Campaign, campaign.id)
+                update_cluster_expansion(session, plan, current, progress, farm.map)
+                _create_relax_jobs(session, plan, current)
+                session.commit()
+            _run_pending(sessions, plan, campaign, options, progress, summary, farm)
     with sessions() as session:
         current = session.get(Campaign, campaign.id)
         try:
@@ -120,12 +142,29 @@ def run_campaign(
         except HullError as err:
             summary.hull_error = str(err)
         summary.arrhenius_fits = update_arrhenius(session, current)
+        refresh_summary(session, current.id)  # the explorer's precomputed summary
         summary.failed_total = len(
             session.scalars(
                 select(Job.id).where(jobs_in_campaign(campaign.id), Job.status == "failed")
             ).all()
         )
     return summary
+
+
+def _run_pending(
+    sessions: sessionmaker[Session],
+    plan: CampaignPlan,
+    campaign: Campaign,
+    options: RunOptions,
+    progress: Progress,
+    summary: RunSummary,
+    farm: _Farm,
+) -> None:
+    """Farm out the campaign's pending jobs, if it has any."""
+    with sessions() as session:
+        pending = _pending_job_ids(session, campaign)
+    if pending:
+        _run_jobs(sessions, plan, pending, options, progress, summary, farm)
 
 
 def _run_jobs(
@@ -135,28 +174,63 @@ def _run_jobs(
     options: RunOptions,
     progress: Progress,
     summary: RunSummary,
+    farm: _Farm,
 ) -> None:
     max_attempts = plan.spec.farm.max_attempts
     with sessions() as session:
         kinds = dict(session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids))).all())
     for stage in sorted({*kinds.values(), *followup_kinds(plan)}, key=_priority):
         progress.start(stage, sum(kind == stage for kind in kinds.values()))
-    local_workers = options.workers or plan.spec.farm.local_workers
-    with open_client(options.scheduler, local_workers, max_attempts) as client:
-        workers = len(client.scheduler_info(n_workers=-1)["workers"]) or 1
-        threads = local_torch_threads(workers) if options.scheduler is None else None
-        queue = _TaskQueue(sessions, job_ids, plan.spec.potential, threads, options.artifact_root)
-        window = options.window or max(8, 4 * workers)
-        progress.note(f"farm: {workers} workers{dashboard_note(client)}")
-        for outcome in run_tasks(client, queue, window):
-            kind, retry, followups = _persist(sessions, plan, outcome, max_attempts, summary)
-            if retry:
-                queue.retry(outcome.job_id)
-                continue
-            progress.advance(kind, ok=outcome.ok)
-            for followup_kind, followup in followups:
-                progress.add(followup_kind)
-                queue.add(followup)
+    client = farm.client()
+    threads = local_torch_threads(farm.workers) if options.scheduler is None else None
+    queue = _TaskQueue(sessions, job_ids, str(plan.potential), threads, options.artifact_root)
+    for outcome in run_tasks(client, queue, farm.window):
+        kind, retry, followups = _persist(sessions, plan, outcome, max_attempts, summary)
+        if retry:
+            queue.retry(outcome.job_id)
+            continue
+        progress.advance(kind, ok=outcome.ok)
+        for followup_kind, followup in followups:
+            progress.add(followup_kind)
+            queue.add(followup)
+
+
+class _Farm:
+    """The run's Dask client, opened on first use (a rerun with nothing to compute starts
+    no cluster) and closed with the run; enumeration's SQS runs and the jobs share it."""
+
+    def __init__(self, plan: CampaignPlan, options: RunOptions, progress: Progress) -> None:
+        self._plan, self._options, self._progress = plan, options, progress
+        self._stack = ExitStack()
+        self._client: Client | None = None
+        self.workers = 0
+
+    def __enter__(self) -> _Farm:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stack.__exit__(*exc_info)
+
+    @property
+    def window(self) -> int:
+        """Futures kept in flight: ``RunOptions.window``, else 4 per worker (at least 8)."""
+        return self._options.window or max(8, 4 * self.workers)
+
+    def client(self) -> Client:
+        if self._client is None:
+            farm = self._plan.spec.farm
+            workers = self._options.workers or farm.local_workers
+            client = self._stack.enter_context(
+                open_client(self._options.scheduler, workers, farm.max_attempts)
+            )
+            self.workers = len(client.scheduler_info(n_workers=-1)["workers"]) or 1
+            self._progress.note(f"farm: {self.workers} workers{dashboard_note(client)}")
+            self._client = client
+        return self._client
+
+    def map(self, function: TaskFunction, payloads: Iterable[Payload]) -> Iterator[Payload]:
+        """``map`` on the farm, in order (the :data:`screening.enumeration.TaskMap`)."""
+        return map_ordered(self.client(), function, payloads, self.window)
 
 
 def _priority(kind: str) -> int:

@@ -3,15 +3,18 @@
 Workers run pure functions on plain data (:func:`execute` is the farm boundary where a
 task's exception becomes a recorded failure); the driver receives :class:`TaskOutcome`
 objects as futures complete and persists them. At most ``window`` futures exist at once,
-so a campaign of 100,000 pending jobs never holds 100,000 futures.
+so a campaign of 100,000 pending jobs never holds 100,000 futures. :func:`map_ordered`
+is the same window for a plain map whose results are wanted in order (the SQS runs).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,6 +139,32 @@ def run_tasks(client: Client, tasks: Iterable[Task], window: int) -> Iterator[Ta
         yield _outcome(job_id, future)
         future.release()
         submit_next()
+
+
+def map_ordered(
+    client: Client, function: TaskFunction, payloads: Iterable[dict[str, Any]], window: int
+) -> Iterator[dict[str, Any]]:
+    """``map(function, payloads)`` on the workers: results in the order of the payloads,
+    at most ``window`` futures in flight. A task's exception is raised here, and the
+    tasks still in flight are cancelled."""
+    pending = iter(payloads)
+    in_flight: deque[Any] = deque()
+
+    def submit_next() -> None:
+        for payload in itertools.islice(pending, 1):
+            in_flight.append(client.submit(function, payload, pure=False))
+
+    try:
+        for _ in range(window):
+            submit_next()
+        while in_flight:
+            result = in_flight[0].result()
+            in_flight.popleft().release()
+            submit_next()
+            yield result
+    finally:
+        if in_flight:
+            client.cancel(list(in_flight))
 
 
 def execute(function: TaskFunction, payload: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,3 +57,15 @@ def cuau_campaign(tmp_path: Path) -> CampaignWriter:
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Training and MD in the test process on one torch thread, as a farm worker runs (two
+    threads on a shared 2-core machine cost several times the CPU)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
