@@ -103,6 +103,82 @@ def failed_jobs(session: Session, campaign_id: int, limit: int = 20) -> list[Fai
     return [FailedJob(*row) for row in session.execute(statement)]
 
 
+@dataclass(frozen=True)
+class StageThroughput:
+    """Finished jobs of a stage and their rate: over the stage's whole active span (first
+    start to last finish) and over the last hour before ``now``."""
+
+    kind: str
+    finished: int
+    jobs_per_hour: float | None
+    last_hour: int
+    mean_job_s: float | None
+
+
+def stage_throughput(
+    session: Session, campaign_id: int, now: dt.datetime | None = None
+) -> list[StageThroughput]:
+    """Throughput per stage of the campaign's done and failed jobs, by kind."""
+    now = now or dt.datetime.now(dt.UTC)
+    rows = session.execute(
+        select(Job.kind, Job.started_at, Job.finished_at).where(
+            jobs_in_campaign(campaign_id),
+            Job.status.in_(("done", "failed")),
+            Job.finished_at.is_not(None),
+        )
+    ).all()
+    by_kind: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for kind, started, finished in rows:
+        finished = _aware(finished)
+        by_kind.setdefault(kind, []).append((_aware(started) or finished, finished))
+    result = []
+    for kind, spans in sorted(by_kind.items()):
+        hours = (max(f for _, f in spans) - min(s for s, _ in spans)).total_seconds() / 3600
+        durations = [(f - s).total_seconds() for s, f in spans]
+        result.append(
+            StageThroughput(
+                kind,
+                len(spans),
+                len(spans) / hours if hours > 0 else None,
+                sum(now - f <= dt.timedelta(hours=1) for _, f in spans),
+                sum(durations) / len(durations),
+            )
+        )
+    return result
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed jobs sharing a stage and the first line of their error."""
+
+    kind: str
+    reason: str
+    count: int
+    job_ids: list[int]
+
+
+def failure_groups(session: Session, campaign_id: int) -> list[FailureGroup]:
+    """The campaign's failed jobs grouped by stage and reason, most frequent first."""
+    rows = session.execute(
+        select(Job.id, Job.kind, Job.error)
+        .where(jobs_in_campaign(campaign_id), Job.status == "failed")
+        .order_by(Job.id)
+    ).all()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for job_id, kind, error in rows:
+        reason = error.splitlines()[0] if error else "no reason recorded"
+        groups.setdefault((kind, reason), []).append(job_id)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [FailureGroup(kind, reason, len(ids), ids) for (kind, reason), ids in ordered]
+
+
 def jobs_in_campaign(campaign_id: int) -> ColumnElement[bool]:
     """Condition on Job: its structure is in the campaign and it uses the campaign's potential."""
     members = select(CampaignStructure.structure_id).where(

@@ -41,6 +41,7 @@ from screening.errors import CampaignError, PotentialError
 from screening.potentials import PotentialSpec, validate_spec
 
 if TYPE_CHECKING:  # screening.relax pulls in ASE's optimisers: a second of imports
+    from screening.clusters import ClusterSettings
     from screening.relax import RelaxSettings
 
 VACANCY = "vacancy"
@@ -208,11 +209,67 @@ class HullSpec(_Strict):
     elemental_references: bool = True
 
 
+DEFAULT_TIMEOUTS_S = {"relax": 7_200.0, "md": 172_800.0, "neb": 43_200.0}
+
+
 class FarmSpec(_Strict):
     max_attempts: PositiveInt = Field(2, description="tries per job before it is failed")
     local_workers: PositiveInt | None = Field(
         None, description="worker processes of a local cluster; default one per core"
     )
+    timeout_s: dict[str, PositiveFloat] = Field(
+        default_factory=lambda: dict(DEFAULT_TIMEOUTS_S),
+        description="s per stage after which a running task is failed as hung",
+    )
+    database_retry_s: PositiveFloat = Field(
+        600.0, description="s the driver keeps retrying an unreachable database"
+    )
+    checkpoint_every: NonNegativeInt = Field(
+        500, description="MD steps between checkpoints a retried task resumes from; 0: none"
+    )
+    # Where the workers come from (screening.clusters, docs/farm.md).
+    backend: Literal["local", "address", "slurm", "pbs"] = "local"
+    address: str | None = Field(None, description="tcp://host:port of a running scheduler")
+    local_gpus: NonNegativeInt | None = Field(None, description="local: GPUs; default detect")
+    gpus_per_job: NonNegativeInt = Field(0, description="slurm/pbs: GPUs per batch job")
+    cores_per_job: PositiveInt = 1
+    memory_per_job: str = "16GB"
+    walltime: str = "24:00:00"
+    account: str | None = None
+    queue: str | None = None
+    interface: str | None = Field(None, description="network interface of the workers, ib0")
+    job_extra_directives: list[str] = Field(default_factory=list)
+    minimum_jobs: NonNegativeInt = 0
+    maximum_jobs: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _cluster_is_runnable(self) -> FarmSpec:
+        self.cluster_settings()  # its ValueError names the key
+        return self
+
+    def cluster_settings(self) -> ClusterSettings:
+        """The backend part of this table (validated by :class:`ClusterSettings`)."""
+        from screening.clusters import ClusterSettings
+
+        keys = self.model_dump(
+            exclude={
+                "max_attempts",
+                "timeout_s",
+                "database_retry_s",
+                "checkpoint_every",
+                "local_workers",
+            }
+        )
+        keys["job_extra_directives"] = tuple(keys["job_extra_directives"])
+        return ClusterSettings(workers=self.local_workers, **keys)
+
+    @field_validator("timeout_s")
+    @classmethod
+    def _known_stages(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_TIMEOUTS_S))
+        if unknown:
+            raise ValueError(f"unknown stage {unknown[0]!r}; stages: {sorted(DEFAULT_TIMEOUTS_S)}")
+        return DEFAULT_TIMEOUTS_S | value
 
 
 class StabilitySpec(_Strict):

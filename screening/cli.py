@@ -41,12 +41,13 @@ from screening.campaign import (
     plan_campaign,
 )
 from screening.cli_errors import errors, user_errors
-from screening.errors import ScreeningError
+from screening.errors import CampaignError, ScreeningError
 from screening.potential_cli import data_app, potential_app
 from screening.report import print_results
 from screening.settings import resolve_database_url
 
 if TYPE_CHECKING:
+    from db.queries import StageThroughput
     from screening.driver import RunOptions
     from screening.enumeration import CompositionCount
 
@@ -164,19 +165,42 @@ def run(
     ] = None,
     workers: WorkersOption = None,
     artifacts: ArtifactsOption = None,
+    only: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Run only these stages, comma-separated (relax,md,neb); "
+            "the others stay pending for a later run."
+        ),
+    ] = None,
+    max_structures: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            min=1,
+            help="Compute only the first N candidate structures "
+            "(hull references always): a partial campaign, resumable later.",
+        ),
+    ] = None,
 ) -> None:
     """Enumerate if needed, then run every stage on the farm: relax, E_hull, and with [md]
     the MD at each temperature and the Arrhenius fits (D, E_a, sigma).
 
-    Resumable: rerunning the same command skips finished jobs, reclaims jobs of a
-    killed run and retries failed ones that have attempts left.
+    Work is ordered cheap and informative first: relaxations, then MD at the highest
+    temperature. Resumable: rerunning the same command skips finished jobs, reclaims jobs
+    of a killed run and retries failed ones that have attempts left.
     """
     with user_errors():
         plan = _load_plan(campaign, database)
         from screening.driver import RunOptions
 
         url = _ready_database(database, plan)
-        _run(plan, url, RunOptions(scheduler=scheduler, workers=workers, artifact_root=artifacts))
+        options = RunOptions(
+            scheduler=scheduler,
+            workers=workers,
+            artifact_root=artifacts,
+            only=_stage_names(only),
+            max_structures=max_structures,
+        )
+        _run(plan, url, options)
 
 
 @app.command()
@@ -218,7 +242,8 @@ def status(
     campaign: Annotated[str, typer.Argument(help="Campaign name or TOML file.")],
     database: DatabaseOption = None,
 ) -> None:
-    """Jobs per stage and status, and the latest failures with their reasons."""
+    """Jobs per stage and status, throughput per stage (jobs/hour), and the failures
+    grouped by reason."""
     with user_errors():
         name, url = _name_and_url(campaign, database)
         from db import queries
@@ -231,9 +256,24 @@ def status(
             for row in queries.job_status_counts(session, campaign_id):
                 table.add_row(row.kind, row.status, str(row.count))
             console.print(table)
-            for failure in queries.failed_jobs(session, campaign_id):
-                reason = (failure.error or "").splitlines()[0] if failure.error else "?"
-                console.print(f"failed job {failure.job_id} ({failure.formula}): {reason}")
+            console.print(_throughput_table(queries.stage_throughput(session, campaign_id)))
+            for group in queries.failure_groups(session, campaign_id):
+                ids = ", ".join(map(str, group.job_ids[:5])) + (" ..." if group.count > 5 else "")
+                console.print(
+                    f"{group.count} failed {group.kind} job(s) [{ids}]: {group.reason}",
+                    highlight=False,
+                )
+
+
+def _throughput_table(rows: list[StageThroughput]) -> Table:
+    table = Table(
+        "stage", "finished", "jobs/hour", "in the last hour", "mean s/job", title="throughput"
+    )
+    for row in rows:
+        rate = f"{row.jobs_per_hour:.1f}" if row.jobs_per_hour is not None else "-"
+        mean = f"{row.mean_job_s:.1f}" if row.mean_job_s is not None else "-"
+        table.add_row(row.kind, str(row.finished), rate, str(row.last_hour), mean)
+    return table
 
 
 @app.command()
@@ -406,6 +446,21 @@ def _run(plan: CampaignPlan, url: str, options: RunOptions) -> None:
         f"{summary.failed_total} failed in all (`screening status` lists why)."
     )
     _print_how_to_query(url, plan.spec.name)
+
+
+def _stage_names(text: str | None) -> frozenset[str] | None:
+    """``--only``'s stages, checked against the registered ones."""
+    if text is None:
+        return None
+    from screening.stages import STAGES
+
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(names - set(STAGES))
+    if unknown or not names:
+        raise CampaignError(
+            f"--only: unknown stage {unknown[:1] or text!r}; stages: {sorted(STAGES)}"
+        )
+    return names
 
 
 def _print_plan(plan: CampaignPlan) -> None:

@@ -27,16 +27,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.artifacts import default_artifact_root
 from db.models import Campaign, CampaignStructure, Job, Structure
 from db.queries import jobs_in_campaign
+from db.retry import with_reconnect
 from db.summary_cache import refresh_summary
 from screening.campaign import CampaignPlan
+from screening.clusters import FarmInfo, make_cluster
 from screening.enumeration import Payload, TaskFunction, TaskMap, enumerate_campaign
 from screening.farm import (
     Task,
     TaskOutcome,
     dashboard_note,
-    local_torch_threads,
     map_ordered,
-    open_client,
     run_tasks,
 )
 from screening.hull import HullError
@@ -69,6 +69,8 @@ class RunOptions:
     scheduler: str | None = None
     workers: int | None = None
     window: int | None = None
+    only: frozenset[str] | None = None  # run only these stages (the rest stay pending)
+    max_structures: int | None = None  # only the first N candidates (references always)
 
 
 @dataclass
@@ -81,6 +83,15 @@ class RunSummary:
     hull_error: str | None = None
     arrhenius_fits: int = 0
     failures: list[str] = field(default_factory=list)
+
+    def record(self, verdict: _Verdict, outcome: TaskOutcome) -> None:
+        """Count a stored outcome (after its transaction committed)."""
+        if outcome.ok:
+            self.done += 1
+        elif verdict.failed:
+            self.failed += 1
+            reason = (outcome.error or "").splitlines()[0]
+            self.failures.append(f"job {outcome.job_id} ({verdict.kind}): {reason}")
 
 
 def prepare_campaign(
@@ -127,14 +138,15 @@ def run_campaign(
             campaign = prepare_campaign(session, plan, progress, farm.map)
             summary = RunSummary(campaign=campaign.name)
             summary.already_done = _reclaim(session, campaign, plan.spec.farm.max_attempts)
-        _run_pending(sessions, plan, campaign, options, progress, summary, farm)
-        if plan.spec.enumeration.method == "ce-mc":
+            selection = _Selection.of(session, campaign, options)
+        _run_pending(sessions, plan, campaign, selection, progress, summary, farm)
+        if plan.spec.enumeration.method == "ce-mc" and selection.everything:
             with sessions() as session:
                 current = session.get(Campaign, campaign.id)
                 update_cluster_expansion(session, plan, current, progress, farm.map)
                 _create_relax_jobs(session, plan, current)
                 session.commit()
-            _run_pending(sessions, plan, campaign, options, progress, summary, farm)
+            _run_pending(sessions, plan, campaign, selection, progress, summary, farm)
     with sessions() as session:
         current = session.get(Campaign, campaign.id)
         try:
@@ -151,48 +163,84 @@ def run_campaign(
     return summary
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """The part of the campaign this run computes (``--only``, ``--max-structures``)."""
+
+    stages: frozenset[str] | None
+    structure_ids: frozenset[int] | None
+
+    @classmethod
+    def of(cls, session: Session, campaign: Campaign, options: RunOptions) -> _Selection:
+        structures = None
+        if options.max_structures is not None:
+            members = session.execute(
+                select(CampaignStructure.structure_id, CampaignStructure.role)
+                .where(CampaignStructure.campaign_id == campaign.id)
+                .order_by(CampaignStructure.structure_id)
+            ).all()
+            candidates = [i for i, role in members if role == "candidate"]
+            references = [i for i, role in members if role != "candidate"]
+            structures = frozenset(candidates[: options.max_structures] + references)
+        return cls(options.only, structures)
+
+    @property
+    def everything(self) -> bool:
+        return self.stages is None and self.structure_ids is None
+
+    def admits(self, kind: str, structure_id: int) -> bool:
+        return (self.stages is None or kind in self.stages) and (
+            self.structure_ids is None or structure_id in self.structure_ids
+        )
+
+
 def _run_pending(
     sessions: sessionmaker[Session],
     plan: CampaignPlan,
     campaign: Campaign,
-    options: RunOptions,
+    selection: _Selection,
     progress: Progress,
     summary: RunSummary,
     farm: _Farm,
 ) -> None:
-    """Farm out the campaign's pending jobs, if it has any."""
+    """Farm out the campaign's selected pending jobs, if it has any."""
     with sessions() as session:
-        pending = _pending_job_ids(session, campaign)
+        pending = _pending_jobs(session, campaign, selection)
     if pending:
-        _run_jobs(sessions, plan, pending, options, progress, summary, farm)
+        _run_jobs(sessions, plan, pending, selection, progress, summary, farm)
 
 
 def _run_jobs(
     sessions: sessionmaker[Session],
     plan: CampaignPlan,
-    job_ids: list[int],
-    options: RunOptions,
+    pending: list[tuple[int, str]],
+    selection: _Selection,
     progress: Progress,
     summary: RunSummary,
     farm: _Farm,
 ) -> None:
-    max_attempts = plan.spec.farm.max_attempts
-    with sessions() as session:
-        kinds = dict(session.execute(select(Job.id, Job.kind).where(Job.id.in_(job_ids))).all())
-    for stage in sorted({*kinds.values(), *followup_kinds(plan)}, key=_priority):
-        progress.start(stage, sum(kind == stage for kind in kinds.values()))
+    farm_spec = plan.spec.farm
+    kinds = [kind for _, kind in pending]
+    for stage in sorted({*kinds, *followup_kinds(plan)}, key=_priority):
+        if selection.stages is None or stage in selection.stages:
+            progress.start(stage, kinds.count(stage))
     client = farm.client()
-    threads = local_torch_threads(farm.workers) if options.scheduler is None else None
-    queue = _TaskQueue(sessions, job_ids, str(plan.potential), threads, options.artifact_root)
-    for outcome in run_tasks(client, queue, farm.window):
-        kind, retry, followups = _persist(sessions, plan, outcome, max_attempts, summary)
-        if retry:
+    queue = _TaskQueue(sessions, [job_id for job_id, _ in pending], plan, farm)
+    for outcome in run_tasks(client, queue, farm.window, farm.mlip_resources):
+        verdict = with_reconnect(
+            lambda outcome=outcome: _persist(sessions, plan, outcome, farm_spec.max_attempts),
+            f"storing job {outcome.job_id}",
+            farm_spec.database_retry_s,
+        )
+        if verdict.retry:
             queue.retry(outcome.job_id)
             continue
-        progress.advance(kind, ok=outcome.ok)
-        for followup_kind, followup in followups:
-            progress.add(followup_kind)
-            queue.add(followup)
+        summary.record(verdict, outcome)
+        progress.advance(verdict.kind, ok=outcome.ok)
+        for followup_kind, followup, structure_id in verdict.followups:
+            if selection.admits(followup_kind, structure_id):
+                progress.add(followup_kind)
+                queue.add(followup)
 
 
 class _Farm:
@@ -203,6 +251,7 @@ class _Farm:
         self._plan, self._options, self._progress = plan, options, progress
         self._stack = ExitStack()
         self._client: Client | None = None
+        self._farm_info: FarmInfo | None = None
         self.workers = 0
 
     def __enter__(self) -> _Farm:
@@ -216,17 +265,39 @@ class _Farm:
         """Futures kept in flight: ``RunOptions.window``, else 4 per worker (at least 8)."""
         return self._options.window or max(8, 4 * self.workers)
 
+    @property
+    def artifact_root(self) -> Path:
+        return self._options.artifact_root
+
+    @property
+    def torch_threads(self) -> int | None:
+        """Torch threads per task (threads x workers = cores on a local cluster); None
+        where the workers set their own."""
+        return self._info().torch_threads
+
+    @property
+    def mlip_resources(self) -> dict[str, float] | None:
+        """``{"GPU": 1}`` for potential calls where some workers have a GPU, else None."""
+        return self._info().mlip_resources
+
     def client(self) -> Client:
         if self._client is None:
             farm = self._plan.spec.farm
-            workers = self._options.workers or farm.local_workers
-            client = self._stack.enter_context(
-                open_client(self._options.scheduler, workers, farm.max_attempts)
+            settings = farm.cluster_settings().overridden(
+                self._options.scheduler, self._options.workers
             )
-            self.workers = len(client.scheduler_info(n_workers=-1)["workers"]) or 1
-            self._progress.note(f"farm: {self.workers} workers{dashboard_note(client)}")
-            self._client = client
+            client, info = self._stack.enter_context(make_cluster(settings, farm.max_attempts))
+            self.workers = info.workers
+            gpus = ", MLIP tasks on GPU workers" if info.mlip_resources else ""
+            self._progress.note(
+                f"farm: {settings.backend}, {self.workers} workers{gpus}{dashboard_note(client)}"
+            )
+            self._client, self._farm_info = client, info
         return self._client
+
+    def _info(self) -> FarmInfo:
+        self.client()
+        return self._farm_info
 
     def map(self, function: TaskFunction, payloads: Iterable[Payload]) -> Iterator[Payload]:
         """``map`` on the farm, in order (the :data:`screening.enumeration.TaskMap`)."""
@@ -237,38 +308,42 @@ def _priority(kind: str) -> int:
     return STAGES[kind].priority
 
 
-def _persist(
-    sessions: sessionmaker[Session],
-    plan: CampaignPlan,
-    outcome: TaskOutcome,
-    max_attempts: int,
-    summary: RunSummary,
-) -> tuple[str, bool, list[tuple[str, int]]]:
-    """Store one outcome with its job's status in one transaction.
+@dataclass(frozen=True)
+class _Verdict:
+    """What storing an outcome decided: retry the job, or it is done or failed for good;
+    (kind, job id, structure id) of the follow-up jobs it unlocked."""
 
-    Returns the job's kind, whether to retry it, and (kind, id) of the jobs it unlocked
-    (the md and neb jobs of a finished relaxation), created in the same transaction.
-    """
+    kind: str
+    retry: bool = False
+    failed: bool = False
+    followups: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def _persist(
+    sessions: sessionmaker[Session], plan: CampaignPlan, outcome: TaskOutcome, max_attempts: int
+) -> _Verdict:
+    """Store one outcome with its job's status in one transaction (rerun whole if the
+    database drops mid-way: a job already done is not stored twice)."""
     with sessions() as session, session.begin():
         job = session.get(Job, outcome.job_id)
+        if job.status == "done":  # committed before the connection dropped
+            return _Verdict(job.kind)
         job.worker = outcome.worker or job.worker
         if outcome.ok:
             STAGES[job.kind].persist(session, job, outcome.result)
             job.status, job.error = "done", None
             job.finished_at = dt.datetime.now(dt.UTC)
-            summary.done += 1
-            return job.kind, False, plan_followups(session, plan, job)
+            unlocked = plan_followups(session, plan, job)
+            return _Verdict(job.kind, followups=[(k, i, job.structure_id) for k, i in unlocked])
         job.error = outcome.error
         if outcome.retryable and job.attempts < max_attempts:
             log.warning(
                 "job %d failed (attempt %d), retrying: %s", job.id, job.attempts, outcome.error
             )
-            return job.kind, True, []
+            return _Verdict(job.kind, retry=True)
         job.status = "failed"
         job.finished_at = dt.datetime.now(dt.UTC)
-        summary.failed += 1
-        summary.failures.append(f"job {job.id} ({job.kind}): {outcome.error.splitlines()[0]}")
-        return job.kind, False, []
+        return _Verdict(job.kind, failed=True)
 
 
 class _TaskQueue:
@@ -276,20 +351,19 @@ class _TaskQueue:
     follow-up jobs; never exhausted for good, so work queued after the last job still runs."""
 
     def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        job_ids: list[int],
-        potential: str,
-        torch_threads: int | None,
-        artifact_root: Path,
+        self, sessions: sessionmaker[Session], job_ids: list[int], plan: CampaignPlan, farm: _Farm
     ) -> None:
         self._sessions = sessions
         self._ids: Iterator[int] = iter(job_ids)
         self._retries: deque[int] = deque()
         self._followups: deque[int] = deque()
-        self._potential = potential
-        self._threads = torch_threads
-        self._artifact_root = str(artifact_root)
+        self._farm_spec = plan.spec.farm
+        self._common = {
+            "potential": str(plan.potential),
+            "torch_threads": farm.torch_threads,
+            "artifact_root": str(farm.artifact_root),
+            "checkpoint_every": plan.spec.farm.checkpoint_every,
+        }
 
     def __iter__(self) -> _TaskQueue:
         return self
@@ -311,20 +385,33 @@ class _TaskQueue:
         self._followups.append(job_id)
 
     def _claim(self, job_id: int) -> Task:
+        return with_reconnect(
+            lambda: self._claim_once(job_id),
+            f"claiming job {job_id}",
+            self._farm_spec.database_retry_s,
+        )
+
+    def _claim_once(self, job_id: int) -> Task:
         with self._sessions() as session, session.begin():
             job = session.get(Job, job_id)
             stage = STAGES[job.kind]
             job.status = "running"
             job.attempts += 1
             job.started_at = dt.datetime.now(dt.UTC)
+            params = json.loads(job.params_json)
             payload = {
-                "params": json.loads(job.params_json),
+                "job_id": job_id,
+                "params": params,
                 "structure_json": stage.structure_input(session, job),
-                "potential": self._potential,
-                "torch_threads": self._threads,
-                "artifact_root": self._artifact_root,
+                **self._common,
             }
-            return Task(job_id, stage.run, payload)
+            return Task(
+                job_id,
+                stage.run,
+                payload,
+                priority=_dask_priority(job.kind, params),
+                timeout_s=self._farm_spec.timeout_s.get(job.kind),
+            )
 
 
 def _reclaim(session: Session, campaign: Campaign, max_attempts: int) -> int:
@@ -342,12 +429,31 @@ def _reclaim(session: Session, campaign: Campaign, max_attempts: int) -> int:
     return len(session.scalars(select(Job.id).where(in_campaign, Job.status == "done")).all())
 
 
-def _pending_job_ids(session: Session, campaign: Campaign) -> list[int]:
-    """Pending jobs, cheap stages first (relaxations before MD)."""
+def _pending_jobs(
+    session: Session, campaign: Campaign, selection: _Selection
+) -> list[tuple[int, str]]:
+    """(id, kind) of the selected pending jobs in :func:`work_order`."""
     rows = session.execute(
-        select(Job.id, Job.kind).where(jobs_in_campaign(campaign.id), Job.status == "pending")
+        select(Job.id, Job.kind, Job.structure_id, Job.params_json).where(
+            jobs_in_campaign(campaign.id), Job.status == "pending"
+        )
     ).all()
-    return [job_id for job_id, kind in sorted(rows, key=lambda r: (_priority(r[1]), r[0]))]
+    chosen = [row for row in rows if selection.admits(row.kind, row.structure_id)]
+    chosen.sort(key=lambda r: (work_order(r.kind, json.loads(r.params_json)), r.id))
+    return [(row.id, row.kind) for row in chosen]
+
+
+def work_order(kind: str, params: dict[str, Any]) -> tuple[int, float]:
+    """Sort key of pending work, first first: cheap stages before expensive ones
+    (relaxations, then NEB, then MD), and MD at high temperature (diffusive soonest, the
+    most informative) before low."""
+    return _priority(kind), -params.get("temperature_k", 0.0)
+
+
+def _dask_priority(kind: str, params: dict[str, Any]) -> int:
+    """:func:`work_order` as a Dask priority (higher runs first among submitted tasks)."""
+    stage, minus_temperature = work_order(kind, params)
+    return -1_000_000 * stage - round(minus_temperature)
 
 
 def _add_references(session: Session, plan: CampaignPlan, campaign: Campaign) -> None:

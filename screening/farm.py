@@ -1,4 +1,4 @@
-"""The only module that knows Dask: a client, and a bounded window of running tasks.
+"""Running tasks on the farm: a bounded window of futures, and the task boundary.
 
 Workers run pure functions on plain data (:func:`execute` is the farm boundary where a
 task's exception becomes a recorded failure); the driver receives :class:`TaskOutcome`
@@ -13,15 +13,14 @@ import itertools
 import logging
 import os
 import socket
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import dask
-from distributed import Client, KilledWorker, LocalCluster, as_completed, get_worker
+from distributed import Client, KilledWorker, as_completed, get_worker
 
 from screening.errors import CalculationFailed
 
@@ -41,11 +40,19 @@ MALLOC_ENVIRON = {
 
 @dataclass(frozen=True)
 class Task:
-    """One job to run: the job's id, a pure function and its plain-data payload."""
+    """One job to run: the job's id, a pure function and its plain-data payload.
+
+    ``priority``: higher runs first among submitted tasks. ``timeout_s``: the task is
+    failed as hung after this long. ``mlip``: it calls a potential, so it needs a ``GPU``
+    resource where the farm has GPU workers.
+    """
 
     job_id: int
     function: TaskFunction
     payload: dict[str, Any]
+    priority: int = 0
+    timeout_s: float | None = None
+    mlip: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class TaskOutcome:
     error: str | None
     retryable: bool
     worker: str
+    hung: bool = False  # timed out: its worker still runs it and must be restarted
 
     @property
     def ok(self) -> bool:
@@ -65,38 +73,6 @@ class TaskOutcome:
 
 def default_worker_count() -> int:
     return max(1, os.cpu_count() or 1)
-
-
-@contextmanager
-def open_client(
-    scheduler: str | None = None, workers: int | None = None, max_attempts: int = 2
-) -> Iterator[Client]:
-    """A client on ``scheduler`` (tcp://host:port), else on a new LocalCluster.
-
-    The local cluster has ``workers`` single-threaded worker processes; a task whose worker
-    dies is rescheduled by Dask until ``max_attempts`` workers have died running it.
-    """
-    if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    count = workers or default_worker_count()
-    if not log.isEnabledFor(logging.INFO):  # keep Dask's start-up chatter off the terminal
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-    with (
-        dask.config.set(
-            {"distributed.scheduler.allowed-failures": max(0, max_attempts - 1), **MALLOC_ENVIRON}
-        ),
-        LocalCluster(
-            n_workers=count,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 def local_torch_threads(workers: int) -> int:
@@ -110,8 +86,18 @@ def dashboard_note(client: Client) -> str:
     return f", dashboard {client.dashboard_link}" if "dashboard" in services else ""
 
 
-def run_tasks(client: Client, tasks: Iterable[Task], window: int) -> Iterator[TaskOutcome]:
-    """Submit tasks keeping at most ``window`` in flight; yield outcomes as they complete."""
+def run_tasks(
+    client: Client,
+    tasks: Iterable[Task],
+    window: int,
+    mlip_resources: dict[str, float] | None = None,
+) -> Iterator[TaskOutcome]:
+    """Submit tasks keeping at most ``window`` in flight; yield outcomes as they complete.
+
+    Tasks that call a potential ask for ``mlip_resources`` (``{"GPU": 1}`` on a farm with
+    GPU workers), so cheap tasks never queue behind them. The worker of a task that hung
+    is restarted (its nanny starts a fresh process) before the outcome is yielded.
+    """
     pending = iter(tasks)
     in_flight: dict[str, int] = {}
     completed = as_completed()
@@ -124,8 +110,11 @@ def run_tasks(client: Client, tasks: Iterable[Task], window: int) -> Iterator[Ta
             execute,
             task.function,
             task.payload,
+            task.timeout_s,
             key=f"job-{task.job_id}-{os.urandom(4).hex()}",
             pure=False,
+            priority=task.priority,
+            resources=mlip_resources if task.mlip else None,
         )
         in_flight[future.key] = task.job_id
         completed.add(future)
@@ -136,8 +125,11 @@ def run_tasks(client: Client, tasks: Iterable[Task], window: int) -> Iterator[Ta
             break
     for future in completed:
         job_id = in_flight.pop(future.key)
-        yield _outcome(job_id, future)
+        outcome = _outcome(job_id, future)
         future.release()
+        if outcome.hung:
+            client.restart_workers([outcome.worker], raise_for_error=False)
+        yield outcome
         submit_next()
 
 
@@ -167,9 +159,29 @@ def map_ordered(
             client.cancel(list(in_flight))
 
 
-def execute(function: TaskFunction, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run a task on a worker; the farm boundary where any exception becomes a record."""
+def execute(
+    function: TaskFunction, payload: dict[str, Any], timeout_s: float | None = None
+) -> dict[str, Any]:
+    """Run a task on a worker; the farm boundary where any exception becomes a record.
+
+    With ``timeout_s`` the function runs in a thread of its own, and a task still running
+    after that long comes back as a non-retryable "timed out" failure marked ``hung``.
+    """
     worker = _worker_name()
+    if timeout_s is None:
+        return _record(function, payload, worker)
+    box: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: box.append(_record(function, payload, worker)))
+    thread.daemon = True
+    thread.start()
+    thread.join(timeout_s)
+    if box:
+        return box[0]
+    error = f"timed out after {timeout_s:g} s (the stage's timeout_s); its worker was restarted"
+    return {"error": error, "retryable": False, "worker": worker, "hung": True}
+
+
+def _record(function: TaskFunction, payload: dict[str, Any], worker: str) -> dict[str, Any]:
     try:
         return {"result": function(payload), "worker": worker}
     except CalculationFailed as err:
@@ -188,7 +200,14 @@ def _outcome(job_id: int, future: Any) -> TaskOutcome:
     except Exception as err:  # a failure of the farm itself, not of the task
         return TaskOutcome(job_id, None, f"{type(err).__name__}: {err}", True, "")
     if "error" in record:
-        return TaskOutcome(job_id, None, record["error"], record["retryable"], record["worker"])
+        return TaskOutcome(
+            job_id,
+            None,
+            record["error"],
+            record["retryable"],
+            record["worker"],
+            hung=record.get("hung", False),
+        )
     return TaskOutcome(job_id, record["result"], None, False, record["worker"])
 
 
@@ -197,3 +216,11 @@ def _worker_name() -> str:
         return str(get_worker().address)
     except ValueError:
         return socket.gethostname()
+
+
+def mlip_resources(client: Client) -> dict[str, float] | None:
+    """What a potential call asks of a worker: ``{"GPU": 1}`` when some worker of the
+    scheduler advertises a GPU resource, else nothing (on a CPU farm, any worker will do;
+    asking for a resource no worker has would wait forever)."""
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    return {"GPU": 1} if any("GPU" in w.get("resources", {}) for w in workers) else None

@@ -49,6 +49,8 @@ class HullPoint:
 
 def compute_hull(entries: Sequence[HullEntry]) -> list[HullPoint]:
     """E_hull of every entry against the hull of all of them; raises HullError."""
+    if not entries:
+        raise HullError("no relaxed structures yet")
     computed = [
         ComputedEntry(Composition(e.formula), e.energy_ev, entry_id=str(i))
         for i, e in enumerate(entries)

@@ -6,13 +6,20 @@ atoms closer than ``min_distance_ang``, NaN or exploding energies, or a melting 
 stop the run at that step (the catastrophic point) and mark it unstable with the reason.
 The frames just before that point are kept for later learning. Positions are recorded
 as ASE integrates them, which is unwrapped.
+
+Given a checkpoint file, the run saves its whole state (integrator, thermostat, random
+generator, monitor) every ``checkpoint_every`` steps, and a run that finds its own
+checkpoint continues from that step, on the uninterrupted run's trajectory (bit for bit
+when the calculator's forces depend on the positions alone).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -27,10 +34,14 @@ from ase.md.nose_hoover_chain import NoseHooverChainNVT
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from pymatgen.core import Structure
 
+from screening.md_checkpoint import CheckpointFile, MDCheckpoint
 from screening.structures import to_atoms
 from screening.trajectory import Trajectory
 
 Thermostat = Literal["langevin", "nose-hoover", "bussi"]
+Frame = tuple[np.ndarray, np.ndarray, float, float, float]  # positions, cell, t, E, T
+_FRAME_FIELDS = ("positions_ang", "cells_ang", "times_ps", "energies_ev", "temperatures_k")
+_CHECKPOINT_FORMAT = "md-checkpoint-1"  # part of the fingerprint: bump when the state changes
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class MDSettings:
     thermostat_time_fs: float = 100.0  # Langevin 1/friction, Nose-Hoover/Bussi damping time
     pre_failure_frames: int = 50
     stability: StabilityCriteria = field(default_factory=StabilityCriteria)
+    checkpoint_every: int = 0  # steps between checkpoints; 0: none
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,8 @@ class MDResult:
     catastrophic_step: int | None
     pre_failure: Trajectory | None
     steps_done: int
-    wall_time_s: float
+    wall_time_s: float  # this attempt's, plus earlier attempts' up to their last checkpoint
+    resumed_from_step: int | None = None  # the checkpoint this attempt continued from
 
 
 class Unstable(Exception):
@@ -94,21 +107,45 @@ def supercell_for(structure: Structure, min_length_ang: float) -> tuple[int, int
     return tuple(max(1, int(np.ceil(min_length_ang / w - 1e-9))) for w in widths)  # type: ignore[return-value]
 
 
-def run_md(structure: Structure, calculator: Calculator, settings: MDSettings) -> MDResult:
-    """Equilibrate, then sample the production run; stop at the first sign of instability."""
+def run_md(
+    structure: Structure,
+    calculator: Calculator,
+    settings: MDSettings,
+    checkpoint: CheckpointFile | None = None,
+) -> MDResult:
+    """Equilibrate, then sample the production run; stop at the first sign of instability.
+
+    With ``checkpoint``, continue from it when it holds this run's state, and save the
+    state there every ``settings.checkpoint_every`` steps (if that is positive).
+    """
     atoms = to_atoms(structure)
     atoms.calc = calculator
+    fingerprint = _fingerprint(atoms, settings)
     rng = np.random.default_rng(settings.seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature_k, rng=rng)
     Stationary(atoms)
     dynamics = _integrator(atoms, settings, rng)
     recorder = _Recorder(atoms, settings)
+    saved = checkpoint.load(fingerprint, len(atoms)) if checkpoint else None
+    earlier_s = 0.0
+    if saved is not None:
+        _restore(saved, dynamics, rng, recorder)
+        earlier_s = saved.wall_time_s
     dynamics.attach(recorder.observe, interval=1)
     started = time.perf_counter()
+    if checkpoint is not None and settings.checkpoint_every > 0:
+
+        def save() -> None:
+            if dynamics.nsteps > 0:
+                spent_s = earlier_s + time.perf_counter() - started
+                checkpoint.save(_snapshot(fingerprint, dynamics, rng, recorder, spent_s))
+
+        # Attached after the recorder, so a step that is unstable is never saved.
+        dynamics.attach(save, interval=settings.checkpoint_every)
     total = settings.equilibration_steps + settings.steps
     reason, step = None, None
     try:
-        dynamics.run(total)
+        dynamics.run(total - dynamics.nsteps)
     except Unstable as err:
         reason, step = err.reason, err.step
     return MDResult(
@@ -118,8 +155,69 @@ def run_md(structure: Structure, calculator: Calculator, settings: MDSettings) -
         catastrophic_step=step,
         pre_failure=recorder.before_failure() if reason else None,
         steps_done=recorder.step,
-        wall_time_s=time.perf_counter() - started,
+        wall_time_s=earlier_s + time.perf_counter() - started,
+        resumed_from_step=saved.step if saved else None,
     )
+
+
+def _fingerprint(atoms: Atoms, settings: MDSettings) -> str:
+    """What a checkpoint must match: the settings (bar the interval) and the starting cell."""
+    described = asdict(settings)
+    del described["checkpoint_every"]
+    digest = hashlib.sha256(json.dumps([_CHECKPOINT_FORMAT, described], sort_keys=True).encode())
+    digest.update(" ".join(atoms.get_chemical_symbols()).encode())
+    digest.update(np.ascontiguousarray(atoms.cell.array, dtype=float).tobytes())
+    digest.update(np.ascontiguousarray(atoms.positions, dtype=float).tobytes())
+    return digest.hexdigest()
+
+
+def _snapshot(
+    fingerprint: str,
+    dynamics: MolecularDynamics,
+    rng: np.random.Generator,
+    recorder: _Recorder,
+    wall_time_s: float,
+) -> MDCheckpoint:
+    atoms = dynamics.atoms
+    thermostat: dict[str, np.ndarray] = {}
+    if isinstance(dynamics, NoseHooverChainNVT):
+        chain = dynamics._thermostat
+        thermostat = {"eta": chain._eta.copy(), "p_eta": chain._p_eta.copy()}
+    elif isinstance(dynamics, Bussi):
+        thermostat = {"transferred_energy_ev": np.array(dynamics.transferred_energy)}
+    return MDCheckpoint(
+        fingerprint=fingerprint,
+        step=dynamics.nsteps,
+        positions_ang=atoms.positions.copy(),
+        momenta=atoms.get_momenta(),
+        rng_state=rng.bit_generator.state,
+        wall_time_s=wall_time_s,
+        thermostat=thermostat,
+        recorder=recorder.state(),
+    )
+
+
+def _restore(
+    saved: MDCheckpoint,
+    dynamics: MolecularDynamics,
+    rng: np.random.Generator,
+    recorder: _Recorder,
+) -> None:
+    """Put a freshly built run into the checkpoint's state, bit for bit."""
+    atoms = dynamics.atoms
+    # Constraints (FixCom) must not move the saved arrays: they already obey them.
+    atoms.set_positions(saved.positions_ang, apply_constraint=False)
+    atoms.set_momenta(saved.momenta, apply_constraint=False)
+    rng.bit_generator.state = saved.rng_state
+    dynamics.nsteps = saved.step
+    if isinstance(dynamics, NoseHooverChainNVT):
+        dynamics._q = atoms.get_positions()
+        dynamics._p = atoms.get_momenta()
+        dynamics._thermostat._eta[:] = saved.thermostat["eta"]
+        dynamics._thermostat._p_eta[:] = saved.thermostat["p_eta"]
+    elif isinstance(dynamics, Bussi):
+        dynamics.transferred_energy = float(saved.thermostat["transferred_energy_ev"])
+    recorder.restore(saved.step, saved.recorder)
 
 
 def _integrator(atoms: Atoms, settings: MDSettings, rng: np.random.Generator) -> MolecularDynamics:
@@ -149,7 +247,7 @@ class _Recorder:
         self.atoms = atoms
         self.settings = settings
         self.step = -1  # the integrator step of the latest observation (0: the start)
-        self._frames: list[tuple[np.ndarray, np.ndarray, float, float, float]] = []
+        self._frames: list[Frame] = []
         self._recent: deque = deque(maxlen=settings.pre_failure_frames)
         self._start_energy = atoms.get_potential_energy() / len(atoms)
         # The window applies to the temperature averaged over the thermostat time: small
@@ -180,7 +278,7 @@ class _Recorder:
             if self.step >= self.settings.equilibration_steps:
                 self._frames.append(frame)
 
-    def _frame(self) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    def _frame(self) -> Frame:
         time_ps = (self.step - self.settings.equilibration_steps) * self.settings.timestep_fs / 1000
         return (
             self.atoms.positions.copy(),
@@ -233,6 +331,28 @@ class _Recorder:
             self._recent.append(frame)
         raise Unstable(self.step, reason)
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything :meth:`restore` needs, as arrays."""
+        return {
+            **_frame_arrays("frames", self.atoms, self._frames),
+            **_frame_arrays("recent", self.atoms, list(self._recent)),
+            "start_energy_ev_atom": np.array(self._start_energy),
+            "smoothed_k": np.array(self._smoothed_k),
+            "framework_start_ang": self._framework_start,
+            "framework_msd_ang2": np.array(self._framework_msd, dtype=float),
+        }
+
+    def restore(self, step: int, state: dict[str, np.ndarray]) -> None:
+        self.step = step
+        self._frames = _frames_from(state, "frames")
+        self._recent.clear()
+        self._recent.extend(_frames_from(state, "recent"))
+        self._start_energy = float(state["start_energy_ev_atom"])
+        self._smoothed_k = float(state["smoothed_k"])
+        self._framework_start = state["framework_start_ang"].copy()
+        self._framework_msd.clear()
+        self._framework_msd.extend(float(v) for v in state["framework_msd_ang2"])
+
     def production(self) -> Trajectory:
         return _trajectory(self.atoms, self._frames)
 
@@ -240,7 +360,20 @@ class _Recorder:
         return _trajectory(self.atoms, list(self._recent))
 
 
-def _trajectory(atoms: Atoms, frames: list[tuple]) -> Trajectory:
+def _frame_arrays(prefix: str, atoms: Atoms, frames: list[Frame]) -> dict[str, np.ndarray]:
+    trajectory = _trajectory(atoms, frames)
+    return {f"{prefix}_{name}": getattr(trajectory, name) for name in _FRAME_FIELDS}
+
+
+def _frames_from(state: dict[str, np.ndarray], prefix: str) -> list[Frame]:
+    columns = [state[f"{prefix}_{name}"] for name in _FRAME_FIELDS]
+    return [
+        (positions.copy(), cell.copy(), float(t), float(energy), float(temperature))
+        for positions, cell, t, energy, temperature in zip(*columns, strict=True)
+    ]
+
+
+def _trajectory(atoms: Atoms, frames: list[Frame]) -> Trajectory:
     n_atoms = len(atoms)
     if not frames:
         empty = np.zeros((0,))

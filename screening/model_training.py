@@ -134,30 +134,29 @@ def label_structures(
 ) -> Labelled:
     """Label ``structures`` with the reference calculator on the farm, committing each frame
     into the dataset as it arrives (an interrupted run keeps what it labelled)."""
-    from screening.farm import default_worker_count, execute, local_torch_threads, map_ordered
-    from screening.farm import open_client as farm_client
+    from screening.clusters import ClusterSettings, make_cluster
+    from screening.farm import execute, map_ordered
 
     check_calculator(calculator, options)
     dataset = ensure_dataset(session, dataset_name, None)
     session.commit()
     tag = functional or options.get("xc") or calculator
-    workers = farm.workers or default_worker_count()
-    threads = None if farm.scheduler else local_torch_threads(workers)
-    payloads = [
-        {
-            "atoms": atoms_payload(atoms),
-            "calculator": calculator,
-            "options": options,
-            "directory": str(directory.resolve() / f"frame-{index:06d}"),
-            "torch_threads": threads,
-        }
-        for index, atoms in enumerate(structures)
-    ]
+    settings = ClusterSettings().overridden(farm.scheduler, farm.workers)
     added, failed = 0, []
-    progress.start("label", len(payloads))
+    progress.start("label", len(structures))
     task = functools.partial(execute, label_task)
-    with farm_client(farm.scheduler, None if farm.scheduler else workers) as client:
-        results = map_ordered(client, task, payloads, max(8, 4 * workers))
+    with make_cluster(settings) as (client, info):
+        payloads = (
+            {
+                "atoms": atoms_payload(atoms),
+                "calculator": calculator,
+                "options": options,
+                "directory": str(directory.resolve() / f"frame-{index:06d}"),
+                "torch_threads": info.torch_threads,
+            }
+            for index, atoms in enumerate(structures)
+        )
+        results = map_ordered(client, task, payloads, max(8, 4 * info.workers))
         for atoms, record in zip(structures, results, strict=True):
             source = f"label {calculator}: {atoms.info.get('source', '')}"
             if "error" in record:

@@ -5,7 +5,8 @@ structure as JSON, the potential spec, torch threads, the artifact root) and ret
 plain data; ``structure_input`` reads that input structure in the driver (the stored
 structure for relax, the relaxed one for md); the persister writes the result into the
 database in the same transaction that marks the job done. New stages register here;
-``priority`` orders pending work (lower first: cheap, informative relaxations before MD).
+``priority`` orders pending work (lower first: cheap, informative relaxations, then NEB,
+then MD).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Stage:
 
 STAGES: dict[str, Stage] = {
     "relax": Stage("relax", relax.run_relax, relax.persist_relax, stored_structure, 0),
-    "md": Stage("md", md.run_md_task, md.persist_md, relaxed_input, 1),
+    "md": Stage("md", md.run_md_task, md.persist_md, relaxed_input, 2),
     "neb": Stage("neb", neb.run_neb_task, neb.persist_neb, relaxed_input, 1),
 }
 

@@ -5,11 +5,16 @@ A job per (structure, temperature) is created once the structure's relax job is 
 every width reaches ``supercell_min_length``. The worker writes the trajectory, the
 analysis arrays and, for an unstable run, the frames before the catastrophic point to
 the artifact store, and returns the numbers; the driver stores them as an ``md_run``.
+A job given a ``job_id`` checkpoints every ``checkpoint_every`` steps to
+``<artifact root>/checkpoints/md-job-<id>.npz``, so a retry after a kill (a batch queue's
+walltime) continues from there; the checkpoint goes once the artifacts are written.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,11 +25,14 @@ from db.models import Job, MdRun
 from screening.campaign import CampaignPlan, MdSpec
 from screening.diffusion import DiffusionResult, FitWindowRule, analyze_diffusion
 from screening.md import MDResult, MDSettings, StabilityCriteria, run_md, supercell_for
+from screening.md_checkpoint import CheckpointFile
 from screening.potentials import calculator_for_task
 from screening.stages.followups import wants_followup
 from screening.store import ensure_job, register_artifacts
 from screening.structure_analysis import partial_rdfs, probability_density
 from screening.structures import structure_from_json
+
+log = logging.getLogger(__name__)
 
 DIRECTION_COLUMNS = ("a", "b", "c", "ab", "ac", "bc")
 ARTIFACT_COLUMNS = {
@@ -98,8 +106,10 @@ def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
             min_distance_ang=stability["min_distance"],
             framework_msd_max_ang2=stability["framework_msd_max"],
         ),
+        checkpoint_every=payload.get("checkpoint_every", 0),
     )
-    result = run_md(cell, calculator, settings)
+    checkpoint = md_checkpoint_file(payload)
+    result = run_md(cell, calculator, settings, checkpoint)
     store = ArtifactStore(payload["artifact_root"])
     artifacts: dict[str, tuple[str, int]] = {}
 
@@ -120,12 +130,26 @@ def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
             rule=FitWindowRule(min_start_ps=params["fit_min_start_ps"]),
         )
         keep("md_analysis", analysis_npz(result, diffusion, params["mobile_species"]))
-    return md_run_numbers(result, diffusion, cell, params, device) | {"artifacts": artifacts}
+    if checkpoint is not None:
+        checkpoint.delete()
+    numbers = md_run_numbers(result, diffusion, cell, params, device)
+    return numbers | {"artifacts": artifacts, "resumed_from_step": result.resumed_from_step}
+
+
+def md_checkpoint_file(payload: dict[str, Any]) -> CheckpointFile | None:
+    """Where the job of this payload keeps its checkpoint (None without a job id)."""
+    if "job_id" not in payload:
+        return None
+    root = Path(payload["artifact_root"]) / "checkpoints"
+    return CheckpointFile(root / f"md-job-{payload['job_id']}.npz")
 
 
 def persist_md(session: Session, job: Job, result: dict[str, Any]) -> None:
     """Driver side: artifact rows and the md_run row that references them."""
     stored = register_artifacts(session, result.pop("artifacts"))
+    resumed_from = result.pop("resumed_from_step", None)
+    if resumed_from is not None:
+        log.info("md job %d resumed from its checkpoint at step %d", job.id, resumed_from)
     hashes = {ARTIFACT_COLUMNS[kind]: sha for kind, sha in stored.items()}
     session.add(
         MdRun(

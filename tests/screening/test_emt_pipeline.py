@@ -128,6 +128,7 @@ def test_status_and_export_commands(migrated_url: str, cuau_campaign, tmp_path: 
     status = runner.invoke(app, ["status", "cuau", "--database", migrated_url])
     assert status.exit_code == 0, status.output
     assert "relax" in status.output and "done" in status.output and "7" in status.output
+    assert "jobs/hour" in status.output  # the throughput table
 
     out = tmp_path / "export"
     exported = runner.invoke(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
+from screening.clusters import ClusterSettings, make_cluster
 from screening.errors import CalculationFailed
-from screening.farm import Task, open_client, run_tasks
+from screening.farm import Task, run_tasks
 
 
 def square(payload: dict[str, Any]) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def die(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_window_bounds_futures_and_every_task_comes_back() -> None:
-    with open_client(workers=2) as client:
+    with make_cluster(ClusterSettings(workers=2)) as (client, _):
         seen = []
         for outcome in run_tasks(client, (Task(i, square, {"x": i}) for i in range(30)), 4):
             assert len(client.futures) <= 4
@@ -36,7 +38,7 @@ def test_window_bounds_futures_and_every_task_comes_back() -> None:
 
 def test_failures_are_records_with_a_retry_verdict() -> None:
     tasks = [Task(1, explode, {}), Task(2, crash, {})]
-    with open_client(workers=1, max_attempts=2) as client:
+    with make_cluster(ClusterSettings(workers=1), max_attempts=2) as (client, _):
         outcomes = {o.job_id: o for o in run_tasks(client, tasks, 2)}
     assert outcomes[1].error == "energy became nan at relaxation step 3"
     assert not outcomes[1].retryable  # unphysical numbers are not worth retrying
@@ -47,6 +49,25 @@ def test_failures_are_records_with_a_retry_verdict() -> None:
 def test_a_worker_that_dies_is_a_retryable_outcome() -> None:
     # On its own cluster: a worker killed right after finishing another task can take that
     # task's not-yet-reported result with it, which Dask then also counts as a death.
-    with open_client(workers=1, max_attempts=2) as client:
+    with make_cluster(ClusterSettings(workers=1), max_attempts=2) as (client, _):
         (outcome,) = run_tasks(client, [Task(3, die, {})], 1)
     assert "worker died" in outcome.error and outcome.retryable
+
+
+def hang(payload: dict[str, Any]) -> dict[str, Any]:
+    time.sleep(300)  # a deadlocked potential call, a stalled filesystem
+    return {}
+
+
+def test_a_hung_task_times_out_and_its_worker_is_freed() -> None:
+    started = time.monotonic()
+    tasks = [Task(1, hang, {}, timeout_s=2.0), Task(2, square, {"x": 3}, timeout_s=30.0)]
+    with make_cluster(ClusterSettings(workers=1), max_attempts=2) as (client, _):
+        (pid_before,) = client.run(os.getpid).values()
+        outcomes = {o.job_id: o for o in run_tasks(client, tasks, 1)}
+        (pid_after,) = client.run(os.getpid).values()
+    assert outcomes[1].error.startswith("timed out after 2 s")
+    assert outcomes[1].hung and not outcomes[1].retryable
+    assert outcomes[2].result == {"square": 9}
+    assert pid_after != pid_before  # the process stuck in the sleep was replaced
+    assert time.monotonic() - started < 60  # nobody waited for the 300 s sleep

@@ -18,8 +18,9 @@ from db.models import CampaignStructure, Composition, Structure
 from enumerate import sqs
 from enumerate.grid import formula_of
 from screening.campaign import CampaignPlan, load_plan
+from screening.clusters import ClusterSettings, make_cluster
 from screening.driver import prepare_campaign
-from screening.farm import map_ordered, open_client
+from screening.farm import map_ordered
 from screening.progress import SilentProgress
 from screening.structures import content_hash
 
@@ -98,7 +99,7 @@ def test_farm_runs_give_the_structures_of_a_plain_map(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'farm.db'}"
     upgrade(url)
-    with open_client(workers=2) as client:
+    with make_cluster(ClusterSettings(workers=2)) as (client, _):
 
         def on_farm(function: Callable, payloads: Iterable[Payload]) -> Iterator[Payload]:
             return map_ordered(client, function, payloads, window=4)  # fewer than the runs

@@ -1,0 +1,224 @@
+"""The farm's own cost: jobs/s end to end with a near-free potential, driver memory, and
+the overhead ratio next to a real one.
+
+1. ``throughput``: N EMT relaxations of 1-atom fcc Cu cells (each a few ms of compute)
+   through a real LocalCluster into PostgreSQL, claimed, computed, persisted one
+   transaction each: jobs/s over the run and the driver's RSS as jobs finish (flat
+   means no growth with the number of finished jobs).
+2. ``overhead``: the same campaign machinery with CHGNet on 40-atom Li3InCl6 cells, one
+   single-threaded worker, against the same relaxations run directly in one process on
+   one thread: the ratio farm wall / sum of direct relaxation walls (target <= 1.10).
+
+Run: .venv/bin/python benchmarks/farm_overhead.py throughput --jobs 10000
+     .venv/bin/python benchmarks/farm_overhead.py overhead --jobs 8
+Needs PostgreSQL on 127.0.0.1:5432 (a throwaway database is created and dropped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import psutil
+from pymatgen.core import Lattice, Structure
+from sqlalchemy import create_engine, select, text
+
+CAMPAIGN = """
+name = "farm-bench"
+parent = "{parent}"
+supercell = {supercell}
+potential = "{potential}"
+charge_balance = false
+
+[sublattices.site]
+replaces = "{site}"
+species = ["{site}"]
+step = 1.0
+
+[hull]
+elemental_references = false
+
+[relax]
+fmax = {fmax}
+max_steps = 200
+"""
+
+
+class TimedProgress:
+    """Counts finished relax jobs and samples the driver's RSS every 1,000 of them."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last = 0.0
+        self.done = 0
+        self.rss_mib: list[tuple[int, float]] = []
+        self._process = psutil.Process()
+
+    def start(self, stage: str, total: int) -> None:
+        print(f"{stage}: {total} jobs")
+
+    def advance(self, stage: str, ok: bool = True) -> None:
+        now = time.perf_counter()
+        self.first = self.first or now
+        self.last = now
+        self.done += 1
+        if self.done % 1000 == 0:
+            self.rss_mib.append((self.done, self._process.memory_info().rss / 2**20))
+
+    def add(self, stage: str, count: int = 1) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        print(text)
+
+
+def _database() -> tuple[str, Callable[[], None]]:
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test").execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    name = f"farm_bench_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+
+
+def _add_candidates(url: str, plan, structures: list[Structure]) -> None:
+    """Register the campaign and add ``structures`` as candidates of its one composition."""
+    from sqlalchemy.orm import Session
+
+    from db.engine import make_engine
+    from db.migrate import ensure_schema
+    from db.models import Campaign, Composition
+    from screening.driver import prepare_campaign
+    from screening.progress import SilentProgress
+    from screening.store import ensure_structure, link_structure
+
+    ensure_schema(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        prepare_campaign(session, plan, SilentProgress())
+        campaign = session.scalar(select(Campaign))
+        composition = session.scalar(select(Composition))
+        for index, structure in enumerate(structures):
+            row = ensure_structure(session, structure, "benchmark", {"index": index})
+            link_structure(session, campaign, row, "candidate", composition)
+            if index % 1000 == 999:
+                session.flush()
+        session.commit()
+    engine.dispose()
+
+
+def _plan(tmp: Path, parent: str, supercell: list[int], potential: str, site: str, fmax: float):
+    from screening.campaign import load_plan
+
+    path = tmp / "farm-bench.toml"
+    path.write_text(
+        CAMPAIGN.format(
+            parent=parent, supercell=supercell, potential=potential, site=site, fmax=fmax
+        )
+    )
+    return load_plan(path)
+
+
+def throughput(jobs: int, workers: int, window: int | None) -> None:
+    from db.engine import make_engine
+    from screening.driver import RunOptions, run_campaign
+
+    rng = np.random.default_rng(0)
+    cells = [
+        Structure(
+            Lattice.cubic(3.6) * (np.eye(3) + rng.normal(0, 0.01, (3, 3))), ["Cu"], [[0, 0, 0]]
+        )
+        for _ in range(jobs)
+    ]
+    url, drop = _database()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            plan = _plan(Path(tmp), "Cu-fcc", [1, 1, 1], "emt", "Cu", 0.05)
+            _add_candidates(url, plan, cells)
+            progress = TimedProgress()
+            started = time.perf_counter()
+            options = RunOptions(workers=workers, window=window, artifact_root=Path(tmp) / "a")
+            summary = run_campaign(make_engine(url), plan, options, progress)
+            total = time.perf_counter() - started
+        span = progress.last - progress.first
+        print(f"{summary.done} jobs done, {summary.failed} failed; whole run {total:.1f} s")
+        print(f"persisted {progress.done / span:.0f} jobs/s from first to last result")
+        print(
+            "driver RSS (MiB) after N jobs:",
+            ", ".join(f"{n}: {m:.0f}" for n, m in progress.rss_mib),
+        )
+    finally:
+        drop()
+
+
+def overhead(jobs: int) -> None:
+    import torch
+
+    from db.engine import make_engine
+    from enumerate import prototypes
+    from screening.driver import RunOptions, run_campaign
+    from screening.potentials import PotentialSpec, load_calculator
+    from screening.relax import relax_structure
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    base = prototypes.build_prototype("Li3InCl6")
+    cells = []
+    for _ in range(jobs):
+        cell = base.copy()
+        cell.perturb(0.05, min_distance=0.0, seed=int(rng.integers(1 << 30)))
+        cells.append(cell)
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = _plan(Path(tmp), "Li3InCl6", [1, 1, 1], "chgnet", "In", 0.05)
+        settings = plan.spec.relax.settings(relax_cell=True)
+        calculator = load_calculator(PotentialSpec.parse("chgnet"), "cpu")
+        relax_structure(cells[0], calculator, settings)  # warm-up, as a worker's first task
+        direct = 0.0
+        for cell in cells:
+            started = time.perf_counter()
+            relax_structure(cell, calculator, settings)
+            direct += time.perf_counter() - started
+        url, drop = _database()
+        try:
+            _add_candidates(url, plan, cells)
+            progress = TimedProgress()
+            started = time.perf_counter()
+            options = RunOptions(workers=1, artifact_root=Path(tmp) / "a")
+            run_campaign(make_engine(url), plan, options, progress)
+            farm = time.perf_counter() - started
+        finally:
+            drop()
+    steady = (progress.last - progress.first) / (direct * (jobs - 1) / jobs)
+    print(f"{jobs} CHGNet relaxations of {len(base)}-atom cells, one torch thread")
+    print(f"direct in one process: {direct:.1f} s; whole run_campaign: {farm:.1f} s")
+    print(f"ratio, whole run (cluster start, model load, hull included): {farm / direct:.3f}")
+    print(f"ratio, steady state (first to last result vs the same jobs direct): {steady:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["throughput", "overhead"])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--window", type=int, default=None)
+    args = parser.parse_args()
+    if args.what == "throughput":
+        throughput(args.jobs, args.workers, args.window)
+    else:
+        overhead(args.jobs)
+
+
+if __name__ == "__main__":
+    main()

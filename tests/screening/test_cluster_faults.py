@@ -1,0 +1,114 @@
+"""A real multi-process cluster on loopback (a ``dask scheduler`` and two ``dask worker``
+processes): SIGKILL a worker mid-run, and every job still ends done exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from distributed import Client
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine
+from db.migrate import ensure_schema
+from db.models import Job, Relaxation
+from screening.campaign import load_plan
+from screening.driver import RunOptions, run_campaign
+
+DASK = str(Path(sys.executable).parent / "dask")
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path) -> Iterator[str]:
+    """A ``dask scheduler`` and two single-threaded ``dask worker`` processes (with nannies)."""
+    scheduler_file = tmp_path / "scheduler.json"
+    env = os.environ | {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "3"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    processes = [
+        subprocess.Popen(
+            [
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            **quiet,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [DASK, "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet
+                )
+            )
+        with Client(address) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _done(engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).where(Job.status == "done"))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_loses_nothing(
+    scheduler: str, tmp_path: Path, cuau_campaign
+) -> None:
+    campaign = cuau_campaign(name="killed-worker", supercell=[2, 1, 1], step=0.125, fmax=0.002)
+    url = f"sqlite:///{tmp_path / 'farm.db'}"
+    ensure_schema(url)
+    engine = make_engine(url)
+    killed: list[int] = []
+
+    def kill_a_busy_worker() -> None:
+        with Client(scheduler) as client:
+            while _done(engine) < 2:
+                time.sleep(0.05)
+            while not killed:
+                busy = [w for w, keys in client.processing().items() if keys]
+                if busy:
+                    pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                time.sleep(0.01)
+
+    threading.Thread(target=kill_a_busy_worker, daemon=True).start()
+    summary = run_campaign(engine, load_plan(campaign), RunOptions(scheduler=scheduler))
+
+    with Session(engine) as session:
+        jobs = session.scalar(select(func.count()).select_from(Job))
+        statuses = set(session.scalars(select(Job.status)))
+        per_job = dict(
+            session.execute(
+                select(Relaxation.job_id, func.count()).group_by(Relaxation.job_id)
+            ).all()
+        )
+    assert killed, "a worker must have been killed mid-run"
+    assert summary.failed == 0 and statuses == {"done"}
+    assert len(per_job) == jobs and set(per_job.values()) == {1}  # each done exactly once
