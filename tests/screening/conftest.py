@@ -69,3 +69,21 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _one_torch_thread_on_the_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def farm_address() -> Iterator[str]:
+    """A scheduler address for in-process campaign tests: one local cluster of two
+    single-threaded workers (one torch thread each) shared by them all. Starting a cluster
+    and importing the stages into its workers costs seconds, which every test paid."""
+    from screening.clusters import ClusterSettings, make_cluster
+
+    with make_cluster(ClusterSettings(workers=2, local_gpus=0)) as (client, _):
+        client.run(_one_torch_thread_on_the_worker)
+        yield client.scheduler.address

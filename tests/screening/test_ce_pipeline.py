@@ -89,11 +89,13 @@ def _candidates(session: Session) -> list[tuple[str, str, dict, float]]:
     return [(formula, kind, json.loads(origin), e) for formula, kind, origin, e in rows]
 
 
-def test_ce_mc_campaign_fits_anneals_and_samples(engine: Engine, tmp_path: Path) -> None:
+def test_ce_mc_campaign_fits_anneals_and_samples(
+    engine: Engine, tmp_path: Path, farm_address: str
+) -> None:
     path = tmp_path / "agpd.toml"
     path.write_text(AG_PD)
     plan = load_plan(path)
-    summary = run_campaign(engine, plan, RunOptions(workers=2))
+    summary = run_campaign(engine, plan, RunOptions(scheduler=farm_address))
     assert summary.failed == 0 and summary.hull_error is None
 
     with Session(engine) as session:
@@ -155,7 +157,7 @@ def test_ce_mc_campaign_fits_anneals_and_samples(engine: Engine, tmp_path: Path)
         # the annealed ordering, relaxed with EMT, is below every relaxed SQS
         assert energy < min(sqs[formula]) - 0.002
 
-    again = run_campaign(engine, plan, RunOptions(workers=2))
+    again = run_campaign(engine, plan, RunOptions(scheduler=farm_address))
     assert again.done == 0 and again.failed == 0
     with Session(engine) as session:
         assert _counts(session) == before

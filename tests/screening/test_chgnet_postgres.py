@@ -40,12 +40,14 @@ max_steps = 40
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_chgnet_campaign_into_postgres(postgres_url: str, tmp_path: Path) -> None:
+def test_chgnet_campaign_into_postgres(
+    postgres_url: str, tmp_path: Path, farm_address: str
+) -> None:
     path = tmp_path / "tiny.toml"
     path.write_text(CAMPAIGN)
     ensure_schema(postgres_url)
     engine = make_engine(postgres_url)
-    summary = run_campaign(engine, load_plan(path), RunOptions(workers=2))
+    summary = run_campaign(engine, load_plan(path), RunOptions(scheduler=farm_address))
 
     # 2 SQS candidates + references Li, In, Y, Br, Cl
     assert summary.failed == 0 and summary.done == 7

@@ -39,7 +39,11 @@ def _done(engine) -> int:
 
 @pytest.mark.slow
 def test_a_campaign_survives_a_database_outage(
-    postgres_url: str, proxy: CuttableProxy, cuau_campaign, caplog: pytest.LogCaptureFixture
+    postgres_url: str,
+    proxy: CuttableProxy,
+    cuau_campaign,
+    caplog: pytest.LogCaptureFixture,
+    farm_address: str,
 ) -> None:
     campaign = cuau_campaign(name="outage", supercell=[2, 1, 1], step=0.125, fmax=0.002)
     ensure_schema(postgres_url)
@@ -58,7 +62,7 @@ def test_a_campaign_survives_a_database_outage(
     threading.Thread(target=outage, daemon=True).start()
     with caplog.at_level(logging.WARNING, logger="db.retry"):
         summary = run_campaign(
-            make_engine(through_proxy), load_plan(campaign), RunOptions(workers=1)
+            make_engine(through_proxy), load_plan(campaign), RunOptions(scheduler=farm_address)
         )
 
     with Session(direct) as session:

@@ -36,10 +36,10 @@ def exploding_phase(tmp_path: Path) -> Path:
 
 
 def test_cuau_campaign_hull_matches_pymatgen(
-    engine: Engine, cuau_campaign, exploding_phase: Path
+    engine: Engine, cuau_campaign, exploding_phase: Path, farm_address: str
 ) -> None:
     plan = load_plan(cuau_campaign(competing=[exploding_phase]))
-    summary = run_campaign(engine, plan, RunOptions(workers=2))
+    summary = run_campaign(engine, plan, RunOptions(scheduler=farm_address))
 
     # 5 compositions (Cu, Cu3Au, CuAu, CuAu3, Au) + 2 elemental references + the bad phase
     assert summary.done == 7
@@ -77,10 +77,10 @@ def test_cuau_campaign_hull_matches_pymatgen(
     assert fractions == {"fcc": {"Au": 0.25, "Cu": 0.75}}
 
 
-def test_rerun_does_nothing_twice(engine: Engine, cuau_campaign) -> None:
+def test_rerun_does_nothing_twice(engine: Engine, cuau_campaign, farm_address: str) -> None:
     plan = load_plan(cuau_campaign())
-    first = run_campaign(engine, plan, RunOptions(workers=1))
-    second = run_campaign(engine, plan, RunOptions(workers=1))
+    first = run_campaign(engine, plan, RunOptions(scheduler=farm_address))
+    second = run_campaign(engine, plan, RunOptions(scheduler=farm_address))
     assert first.done == 7 and first.failed == 0
     assert second.done == 0 and second.already_done == 7
     with Session(engine) as session:
@@ -113,7 +113,9 @@ def test_relaxed_cu_lattice_matches_ase_emt() -> None:
     assert result.lattice.alpha == pytest.approx(90.0, abs=0.01)
 
 
-def test_status_and_export_commands(migrated_url: str, cuau_campaign, tmp_path: Path) -> None:
+def test_status_and_export_commands(
+    migrated_url: str, cuau_campaign, tmp_path: Path, farm_address: str
+) -> None:
     import pandas as pd
     from typer.testing import CliRunner
 
@@ -121,7 +123,7 @@ def test_status_and_export_commands(migrated_url: str, cuau_campaign, tmp_path: 
     from screening.cli import app
 
     engine = make_engine(migrated_url)
-    run_campaign(engine, load_plan(cuau_campaign()), RunOptions(workers=1))
+    run_campaign(engine, load_plan(cuau_campaign()), RunOptions(scheduler=farm_address))
     engine.dispose()
     runner = CliRunner()
 
@@ -144,10 +146,14 @@ def test_status_and_export_commands(migrated_url: str, cuau_campaign, tmp_path: 
     assert missing.exit_code == 2 and "no campaign named 'nope'" in missing.output
 
 
-def test_changing_the_supercell_adds_orderings(engine: Engine, cuau_campaign) -> None:
-    run_campaign(engine, load_plan(cuau_campaign()), RunOptions(workers=1))
+def test_changing_the_supercell_adds_orderings(
+    engine: Engine, cuau_campaign, farm_address: str
+) -> None:
+    run_campaign(engine, load_plan(cuau_campaign()), RunOptions(scheduler=farm_address))
     summary = run_campaign(
-        engine, load_plan(cuau_campaign(supercell=[2, 1, 1], step=0.5)), RunOptions(workers=1)
+        engine,
+        load_plan(cuau_campaign(supercell=[2, 1, 1], step=0.5)),
+        RunOptions(scheduler=farm_address),
     )
     assert summary.done > 0
     with Session(engine) as session:

@@ -85,10 +85,10 @@ def test_enumerate_table_and_every_format_reads_back(
 
 
 def test_relaxed_export_takes_the_lowest_energy_relaxation(
-    engine: Engine, migrated_url: str, cuau_campaign, tmp_path: Path
+    engine: Engine, migrated_url: str, cuau_campaign, tmp_path: Path, farm_address: str
 ) -> None:
     plan = load_plan(cuau_campaign(step=0.5, sqs_steps=100))
-    run_campaign(engine, plan, RunOptions(workers=1))
+    run_campaign(engine, plan, RunOptions(scheduler=farm_address))
     out = tmp_path / "relaxed"
     args = ["export-structures", "cuau", "-d", migrated_url, "-f", "poscar", "-o", str(out)]
     result = runner.invoke(app, [*args, "--relaxed"])

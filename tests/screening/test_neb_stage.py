@@ -72,12 +72,16 @@ def _direct_ase_barrier(a_ang: float) -> float:
     return max(energies) - energies[0]
 
 
-def test_emt_copper_vacancy_barrier_through_the_farm(migrated_url: str, tmp_path: Path) -> None:
+def test_emt_copper_vacancy_barrier_through_the_farm(
+    migrated_url: str, tmp_path: Path, farm_address: str
+) -> None:
     path = tmp_path / "cu.toml"
     path.write_text(COPPER_NEB)
     engine = make_engine(migrated_url)
     store = tmp_path / "artifacts"
-    summary = run_campaign(engine, load_plan(path), RunOptions(artifact_root=store, workers=1))
+    summary = run_campaign(
+        engine, load_plan(path), RunOptions(artifact_root=store, scheduler=farm_address)
+    )
     assert summary.failed == 0, summary.failures
     with Session(engine) as session:
         run = session.scalars(select(NebRun)).one()
@@ -191,13 +195,17 @@ supercell_min_length = 7.5  # Å: the 8-atom cell doubled, 63 atoms with the vac
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_short_chgnet_neb_into_postgres(postgres_url: str, tmp_path: Path) -> None:
+def test_short_chgnet_neb_into_postgres(
+    postgres_url: str, tmp_path: Path, farm_address: str
+) -> None:
     path = tmp_path / "licl.toml"
     path.write_text(LICL_NEB)
     ensure_schema(postgres_url)
     engine = make_engine(postgres_url)
     store = tmp_path / "artifacts"
-    summary = run_campaign(engine, load_plan(path), RunOptions(artifact_root=store, workers=1))
+    summary = run_campaign(
+        engine, load_plan(path), RunOptions(artifact_root=store, scheduler=farm_address)
+    )
     assert summary.failed == 0, summary.failures
     with Session(engine) as session:
         run = session.scalars(select(NebRun)).one()

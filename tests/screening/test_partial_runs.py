@@ -27,10 +27,10 @@ def _relax_status(engine: Engine) -> dict[str, set[str]]:
 
 
 def test_max_structures_computes_a_prefix_and_a_rerun_the_rest(
-    engine: Engine, cuau_campaign
+    engine: Engine, cuau_campaign, farm_address: str
 ) -> None:
     plan = load_plan(cuau_campaign())
-    first = run_campaign(engine, plan, RunOptions(workers=1, max_structures=2))
+    first = run_campaign(engine, plan, RunOptions(scheduler=farm_address, max_structures=2))
     with Session(engine) as session:
         done = session.scalars(select(Job.structure_id).where(Job.status == "done")).all()
         candidates = session.scalars(
@@ -42,14 +42,16 @@ def test_max_structures_computes_a_prefix_and_a_rerun_the_rest(
     assert sorted(set(done) & set(candidates)) == candidates[:2]
     assert _relax_status(engine)["candidate"] == {"done", "pending"}
 
-    rest = run_campaign(engine, plan, RunOptions(workers=1))
+    rest = run_campaign(engine, plan, RunOptions(scheduler=farm_address))
     assert rest.done == len(candidates) - 2 and rest.already_done == 4
     assert _relax_status(engine) == {"candidate": {"done"}, "reference": {"done"}}
 
 
-def test_only_leaves_other_stages_pending(engine: Engine, cuau_campaign) -> None:
+def test_only_leaves_other_stages_pending(engine: Engine, cuau_campaign, farm_address: str) -> None:
     result = run_campaign(
-        engine, load_plan(cuau_campaign()), RunOptions(workers=1, only=frozenset({"md"}))
+        engine,
+        load_plan(cuau_campaign()),
+        RunOptions(scheduler=farm_address, only=frozenset({"md"})),
     )
     assert result.done == 0
     assert _relax_status(engine) == {"candidate": {"pending"}, "reference": {"pending"}}

@@ -69,14 +69,16 @@ def foundation(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_mace(MACEArchitecture(), frames[:6], frames[6:], settings, workdir).model_path
 
 
-def test_label_on_the_farm_with_a_potential_or_an_ase_class(tmp_path: Path) -> None:
+def test_label_on_the_farm_with_a_potential_or_an_ase_class(
+    tmp_path: Path, farm_address: str
+) -> None:
     structures = tmp_path / "structures.extxyz"
     write(structures, _unlabelled(emt_frames(3, seed=7)), format="extxyz")
     url = f"sqlite:///{tmp_path / 'label.db'}"
 
     first = _cli(
         "data", "label", str(structures), "--calculator", "emt", "--dataset", "lab",
-        "--workers", "1", "-d", url,
+        "--scheduler", farm_address, "-d", url,
     )  # fmt: skip
     assert first.exit_code == 0, first.output
     assert "3 frames labelled with emt, 0 already present, 0 failed" in first.output
@@ -84,7 +86,7 @@ def test_label_on_the_farm_with_a_potential_or_an_ase_class(tmp_path: Path) -> N
     runs = tmp_path / "runs"
     second = _cli(
         "data", "label", str(structures), "--calculator", "ase:ase.calculators.emt.EMT",
-        "--dataset", "lab", "--workers", "1", "--directory", str(runs), "-d", url,
+        "--dataset", "lab", "--scheduler", farm_address, "--directory", str(runs), "-d", url,
     )  # fmt: skip
     assert second.exit_code == 0, second.output
     assert "0 frames labelled" in second.output and "3 already present" in second.output
@@ -114,7 +116,7 @@ def test_label_on_the_farm_with_a_potential_or_an_ase_class(tmp_path: Path) -> N
 
 
 def test_finetune_registers_provenance_and_a_campaign_uses_it_by_name(
-    database_url: str, foundation: Path, tmp_path: Path, cuau_campaign
+    database_url: str, foundation: Path, tmp_path: Path, cuau_campaign, farm_address: str
 ) -> None:
     data = tmp_path / "cuau.extxyz"
     write(data, emt_frames(16, seed=11, rattle=0.1), format="extxyz")
@@ -181,8 +183,9 @@ def test_finetune_registers_provenance_and_a_campaign_uses_it_by_name(
     campaign = cuau_campaign(name="cuau-by-name", step=0.5, fmax=0.05, max_steps=30)
     campaign.write_text(campaign.read_text().replace('potential = "emt"', 'potential = "cuau-ft"'))
     ran = _cli(
-        "run", str(campaign), "--workers", "1", "--artifacts", str(artifacts), "-d", database_url
-    )
+        "run", str(campaign), "--scheduler", farm_address, "--artifacts", str(artifacts),
+        "-d", database_url,
+    )  # fmt: skip
     assert ran.exit_code == 0, ran.output
     with sessions() as session:
         used = session.scalars(select(Campaign.potential_id).where(Campaign.name == "cuau-by-name"))
@@ -199,7 +202,7 @@ def test_finetune_registers_provenance_and_a_campaign_uses_it_by_name(
 
     labelled = _cli(
         "data", "label", "cuau-by-name", "--calculator", "emt", "--dataset", "relaxed",
-        "--workers", "1", "-d", database_url,
+        "--scheduler", farm_address, "-d", database_url,
     )  # fmt: skip
     assert labelled.exit_code == 0, labelled.output
     assert f"{relaxed_count} frames labelled with emt" in labelled.output  # one per candidate
