@@ -89,6 +89,8 @@ def _candidates(session: Session) -> list[tuple[str, str, dict, float]]:
     return [(formula, kind, json.loads(origin), e) for formula, kind, origin, e in rows]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: the CE unit tests
 def test_ce_mc_campaign_fits_anneals_and_samples(
     engine: Engine, tmp_path: Path, farm_address: str
 ) -> None:

@@ -32,7 +32,12 @@ def scheduler(tmp_path: Path) -> Iterator[str]:
     """A ``dask scheduler`` and two single-threaded ``dask worker`` processes (with nannies)."""
     scheduler_file = tmp_path / "scheduler.json"
     env = os.environ | {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "3"}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "env": env,
+        "start_new_session": True,  # a process group each: a nanny goes with its worker
+    }
     processes = [
         subprocess.Popen(
             [
@@ -65,9 +70,8 @@ def scheduler(tmp_path: Path) -> Iterator[str]:
             client.wait_for_workers(2, timeout=60)
         yield address
     finally:
-        for process in reversed(processes):
-            process.terminate()
         for process in processes:
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
 
 
@@ -77,11 +81,12 @@ def _done(engine) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 def test_a_worker_killed_mid_run_loses_nothing(
-    scheduler: str, tmp_path: Path, cuau_campaign
+    scheduler: str, postgres_url: str, cuau_campaign
 ) -> None:
     campaign = cuau_campaign(name="killed-worker", supercell=[2, 1, 1], step=0.125, fmax=0.002)
-    url = f"sqlite:///{tmp_path / 'farm.db'}"
+    url = postgres_url
     ensure_schema(url)
     engine = make_engine(url)
     killed: list[int] = []
@@ -112,3 +117,4 @@ def test_a_worker_killed_mid_run_loses_nothing(
     assert killed, "a worker must have been killed mid-run"
     assert summary.failed == 0 and statuses == {"done"}
     assert len(per_job) == jobs and set(per_job.values()) == {1}  # each done exactly once
+    engine.dispose()

@@ -85,7 +85,7 @@ def test_supercell_reaches_the_minimum_width() -> None:
 def test_a_melting_framework_stops_the_run(emt) -> None:
     # Cu3Au at 3500 K (EMT melts it near 1300 K): the Cu framework around the "mobile" Au
     # diffuses, so the windowed framework MSD passes 1 Å² and keeps growing.
-    alloy = bulk("Cu", "fcc", a=3.7, cubic=True).repeat(3)
+    alloy = bulk("Cu", "fcc", a=3.7, cubic=True).repeat(2)
     alloy.symbols[::4] = "Au"
     settings = MDSettings(
         temperature_k=3500,

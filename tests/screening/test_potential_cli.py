@@ -115,6 +115,8 @@ def test_label_on_the_farm_with_a_potential_or_an_ase_class(
     assert "no class 'Nope' in module 'ase.calculators.nope'" in bad.output
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: the others
 def test_finetune_registers_provenance_and_a_campaign_uses_it_by_name(
     database_url: str, foundation: Path, tmp_path: Path, cuau_campaign, farm_address: str
 ) -> None:

@@ -41,7 +41,11 @@ def _run(campaign: Path, url: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_without_duplicates(database_url: str, cuau_campaign) -> None:
+def test_killed_run_resumes_without_duplicates(tmp_path: Path, cuau_campaign) -> None:
+    # SQLite, the embedded default: a driver killed mid-write must not corrupt the file.
+    # A killed farm worker and a database outage on PostgreSQL: test_cluster_faults.py
+    # and test_database_outage.py.
+    database_url = f"sqlite:///{tmp_path / 'resume.db'}"
     # 5 compositions x 2 orderings on a 32-site cell: 10 EMT relaxations of ~0.5 s each
     campaign = cuau_campaign(
         name="resume",
