@@ -5,7 +5,7 @@ the overhead ratio next to a real one.
    through a real LocalCluster into PostgreSQL, claimed, computed, persisted one
    transaction each: jobs/s over the run and the driver's RSS as jobs finish (flat
    means no growth with the number of finished jobs).
-2. ``overhead``: the same campaign machinery with CHGNet on 40-atom Li3InCl6 cells, one
+2. ``overhead``: the same campaign machinery with CHGNet on 20-atom Li3InCl6 cells, one
    single-threaded worker, against the same relaxations run directly in one process on
    one thread: the ratio farm wall / sum of direct relaxation walls (target <= 1.10).
 
@@ -48,6 +48,9 @@ elemental_references = false
 fmax = {fmax}
 max_steps = 200
 """
+
+
+FCC_CU_ANG = 1.8 * np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]])  # primitive cell, a = 3.6 Å
 
 
 class TimedProgress:
@@ -138,14 +141,14 @@ def throughput(jobs: int, workers: int, window: int | None) -> None:
     rng = np.random.default_rng(0)
     cells = [
         Structure(
-            Lattice.cubic(3.6) * (np.eye(3) + rng.normal(0, 0.01, (3, 3))), ["Cu"], [[0, 0, 0]]
+            Lattice(FCC_CU_ANG @ (np.eye(3) + rng.normal(0, 0.01, (3, 3)))), ["Cu"], [[0, 0, 0]]
         )
         for _ in range(jobs)
     ]
     url, drop = _database()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            plan = _plan(Path(tmp), "Cu-fcc", [1, 1, 1], "emt", "Cu", 0.05)
+            plan = _plan(Path(tmp), "Cu-fcc", [1, 1, 1], "emt", "Cu", 5.0)  # ~1 force call
             _add_candidates(url, plan, cells)
             progress = TimedProgress()
             started = time.perf_counter()

@@ -52,6 +52,7 @@ from db.models import (
     Relaxation,
     Structure,
 )
+from db.queries import RELAXED_CELL_COLUMNS
 from db.summary_cache import CACHE, SUMMARY_VIEW, campaign_view_rows, refreshed_at
 from db.views import COMPOSITION_SUMMARY_COLUMNS
 
@@ -430,14 +431,7 @@ def composition_structures(connection: Connection, composition_id: int) -> list[
             Hull.is_stable,
             Relaxation.converged,
             Relaxation.max_force_ev_ang,
-            Relaxation.a,
-            Relaxation.b,
-            Relaxation.c,
-            Relaxation.alpha,
-            Relaxation.beta,
-            Relaxation.gamma,
-            Relaxation.volume_per_atom,
-            Relaxation.density_g_cm3,
+            *RELAXED_CELL_COLUMNS,
         )
         .select_from(CampaignStructure)
         .join(Campaign, Campaign.id == CampaignStructure.campaign_id)

@@ -27,6 +27,18 @@ from db.models import (
 )
 from db.views import COMPOSITION_SUMMARY, COMPOSITION_SUMMARY_COLUMNS
 
+# The relaxed cell of a relaxation row: a, b, c (Å), angles (degrees), Å^3/atom, g/cm^3.
+RELAXED_CELL_COLUMNS = (
+    Relaxation.a,
+    Relaxation.b,
+    Relaxation.c,
+    Relaxation.alpha,
+    Relaxation.beta,
+    Relaxation.gamma,
+    Relaxation.volume_per_atom,
+    Relaxation.density_g_cm3,
+)
+
 _SUMMARY_SQL = text(
     f"SELECT {', '.join(COMPOSITION_SUMMARY_COLUMNS)} FROM {COMPOSITION_SUMMARY}"
     " WHERE campaign = :campaign ORDER BY formula, composition_id, potential"
@@ -223,14 +235,7 @@ def structure_results(connection: Connection, campaign_name: str) -> list[dict[s
             Relaxation.steps,
             Relaxation.energy_ev_atom,
             Relaxation.max_force_ev_ang,
-            Relaxation.a,
-            Relaxation.b,
-            Relaxation.c,
-            Relaxation.alpha,
-            Relaxation.beta,
-            Relaxation.gamma,
-            Relaxation.volume_per_atom,
-            Relaxation.density_g_cm3,
+            *RELAXED_CELL_COLUMNS,
             Hull.e_hull_ev_atom,
             Hull.is_stable,
         )
