@@ -188,8 +188,11 @@ class _Selection:
     def everything(self) -> bool:
         return self.stages is None and self.structure_ids is None
 
+    def runs_stage(self, kind: str) -> bool:
+        return self.stages is None or kind in self.stages
+
     def admits(self, kind: str, structure_id: int) -> bool:
-        return (self.stages is None or kind in self.stages) and (
+        return self.runs_stage(kind) and (
             self.structure_ids is None or structure_id in self.structure_ids
         )
 
@@ -222,7 +225,7 @@ def _run_jobs(
     farm_spec = plan.spec.farm
     kinds = [kind for _, kind in pending]
     for stage in sorted({*kinds, *followup_kinds(plan)}, key=_priority):
-        if selection.stages is None or stage in selection.stages:
+        if selection.runs_stage(stage):
             progress.start(stage, kinds.count(stage))
     client = farm.client()
     queue = _TaskQueue(sessions, [job_id for job_id, _ in pending], plan, farm)
