@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import logging
 from collections import deque
@@ -229,21 +230,22 @@ def _run_jobs(
             progress.start(stage, kinds.count(stage))
     client = farm.client()
     queue = _TaskQueue(sessions, [job_id for job_id, _ in pending], plan, farm)
-    for outcome in run_tasks(client, queue, farm.window, farm.mlip_resources):
-        verdict = with_reconnect(
-            lambda outcome=outcome: _persist(sessions, plan, outcome, farm_spec.max_attempts),
-            f"storing job {outcome.job_id}",
+    for outcomes in run_tasks(client, queue.take, farm.window, farm.mlip_resources):
+        verdicts = with_reconnect(
+            lambda outcomes=outcomes: _persist(sessions, plan, outcomes, farm_spec.max_attempts),
+            f"storing {len(outcomes)} finished jobs",
             farm_spec.database_retry_s,
         )
-        if verdict.retry:
-            queue.retry(outcome.job_id)
-            continue
-        summary.record(verdict, outcome)
-        progress.advance(verdict.kind, ok=outcome.ok)
-        for followup_kind, followup, structure_id in verdict.followups:
-            if selection.admits(followup_kind, structure_id):
-                progress.add(followup_kind)
-                queue.add(followup)
+        for outcome, verdict in zip(outcomes, verdicts, strict=True):
+            if verdict.retry:
+                queue.retry(outcome.job_id)
+                continue
+            summary.record(verdict, outcome)
+            progress.advance(verdict.kind, ok=outcome.ok)
+            for followup_kind, followup, structure_id in verdict.followups:
+                if selection.admits(followup_kind, structure_id):
+                    progress.add(followup_kind)
+                    queue.add(followup)
 
 
 class _Farm:
@@ -323,30 +325,38 @@ class _Verdict:
 
 
 def _persist(
-    sessions: sessionmaker[Session], plan: CampaignPlan, outcome: TaskOutcome, max_attempts: int
-) -> _Verdict:
-    """Store one outcome with its job's status in one transaction (rerun whole if the
-    database drops mid-way: a job already done is not stored twice)."""
+    sessions: sessionmaker[Session],
+    plan: CampaignPlan,
+    outcomes: list[TaskOutcome],
+    max_attempts: int,
+) -> list[_Verdict]:
+    """Store a batch of outcomes with their jobs' statuses in one transaction (rerun whole
+    if the database drops mid-way: a job already done is not stored twice)."""
     with sessions() as session, session.begin():
-        job = session.get(Job, outcome.job_id)
-        if job.status == "done":  # committed before the connection dropped
-            return _Verdict(job.kind)
-        job.worker = outcome.worker or job.worker
-        if outcome.ok:
-            STAGES[job.kind].persist(session, job, outcome.result)
-            job.status, job.error = "done", None
-            job.finished_at = dt.datetime.now(dt.UTC)
-            unlocked = plan_followups(session, plan, job)
-            return _Verdict(job.kind, followups=[(k, i, job.structure_id) for k, i in unlocked])
-        job.error = outcome.error
-        if outcome.retryable and job.attempts < max_attempts:
-            log.warning(
-                "job %d failed (attempt %d), retrying: %s", job.id, job.attempts, outcome.error
-            )
-            return _Verdict(job.kind, retry=True)
-        job.status = "failed"
+        ids = [outcome.job_id for outcome in outcomes]
+        jobs = {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(ids)))}
+        return [_persist_one(session, plan, jobs[o.job_id], o, max_attempts) for o in outcomes]
+
+
+def _persist_one(
+    session: Session, plan: CampaignPlan, job: Job, outcome: TaskOutcome, max_attempts: int
+) -> _Verdict:
+    if job.status == "done":  # committed before the connection dropped
+        return _Verdict(job.kind)
+    job.worker = outcome.worker or job.worker
+    if outcome.ok:
+        STAGES[job.kind].persist(session, job, outcome.result)
+        job.status, job.error = "done", None
         job.finished_at = dt.datetime.now(dt.UTC)
-        return _Verdict(job.kind, failed=True)
+        unlocked = plan_followups(session, plan, job)
+        return _Verdict(job.kind, followups=[(k, i, job.structure_id) for k, i in unlocked])
+    job.error = outcome.error
+    if outcome.retryable and job.attempts < max_attempts:
+        log.warning("job %d failed (attempt %d), retrying: %s", job.id, job.attempts, outcome.error)
+        return _Verdict(job.kind, retry=True)
+    job.status = "failed"
+    job.finished_at = dt.datetime.now(dt.UTC)
+    return _Verdict(job.kind, failed=True)
 
 
 class _TaskQueue:
@@ -368,18 +378,17 @@ class _TaskQueue:
             "checkpoint_every": plan.spec.farm.checkpoint_every,
         }
 
-    def __iter__(self) -> _TaskQueue:
-        return self
-
-    def __next__(self) -> Task:
-        if self._retries:
-            return self._claim(self._retries.popleft())
-        job_id = next(self._ids, None)
-        if job_id is None and self._followups:
-            job_id = self._followups.popleft()
-        if job_id is None:
-            raise StopIteration
-        return self._claim(job_id)
+    def take(self, count: int) -> list[Task]:
+        """Claim up to ``count`` jobs (retries first, then pending jobs in work order, then
+        unlocked follow-ups) in one transaction, as tasks."""
+        ids = [job_id for job_id in itertools.islice(self._next_ids(), count)]
+        if not ids:
+            return []
+        return with_reconnect(
+            lambda: self._claim(ids),
+            f"claiming {len(ids)} jobs",
+            self._farm_spec.database_retry_s,
+        )
 
     def retry(self, job_id: int) -> None:
         self._retries.append(job_id)
@@ -387,34 +396,40 @@ class _TaskQueue:
     def add(self, job_id: int) -> None:
         self._followups.append(job_id)
 
-    def _claim(self, job_id: int) -> Task:
-        return with_reconnect(
-            lambda: self._claim_once(job_id),
-            f"claiming job {job_id}",
-            self._farm_spec.database_retry_s,
-        )
+    def _next_ids(self) -> Iterator[int]:
+        while self._retries:
+            yield self._retries.popleft()
+        yield from self._ids
+        while self._followups:
+            yield self._followups.popleft()
 
-    def _claim_once(self, job_id: int) -> Task:
+    def _claim(self, ids: list[int]) -> list[Task]:
         with self._sessions() as session, session.begin():
-            job = session.get(Job, job_id)
-            stage = STAGES[job.kind]
-            job.status = "running"
-            job.attempts += 1
-            job.started_at = dt.datetime.now(dt.UTC)
-            params = json.loads(job.params_json)
-            payload = {
-                "job_id": job_id,
-                "params": params,
-                "structure_json": stage.structure_input(session, job),
-                **self._common,
-            }
-            return Task(
-                job_id,
-                stage.run,
-                payload,
-                priority=_dask_priority(job.kind, params),
-                timeout_s=self._farm_spec.timeout_s.get(job.kind),
-            )
+            jobs = {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(ids)))}
+            inputs: dict[int, str] = {}
+            for kind in {job.kind for job in jobs.values()}:
+                of_kind = [job for job in jobs.values() if job.kind == kind]
+                inputs.update(STAGES[kind].structure_input(session, of_kind))
+            return [self._task(jobs[job_id], inputs[job_id]) for job_id in ids]
+
+    def _task(self, job: Job, structure_json: str) -> Task:
+        job.status = "running"
+        job.attempts += 1
+        job.started_at = dt.datetime.now(dt.UTC)
+        params = json.loads(job.params_json)
+        payload = {
+            "job_id": job.id,
+            "params": params,
+            "structure_json": structure_json,
+            **self._common,
+        }
+        return Task(
+            job.id,
+            STAGES[job.kind].run,
+            payload,
+            priority=_dask_priority(job.kind, params),
+            timeout_s=self._farm_spec.timeout_s.get(job.kind),
+        )
 
 
 def _reclaim(session: Session, campaign: Campaign, max_attempts: int) -> int:

@@ -86,51 +86,60 @@ def dashboard_note(client: Client) -> str:
     return f", dashboard {client.dashboard_link}" if "dashboard" in services else ""
 
 
+TaskSource = Callable[[int], list[Task]]
+"""Up to ``n`` tasks to submit now (fewer, or none, when that is all there is yet)."""
+
+
+def task_source(tasks: Iterable[Task]) -> TaskSource:
+    """A :data:`TaskSource` drawing from a plain iterable of tasks."""
+    remaining = iter(tasks)
+    return lambda n: list(itertools.islice(remaining, n))
+
+
 def run_tasks(
     client: Client,
-    tasks: Iterable[Task],
+    source: TaskSource,
     window: int,
     mlip_resources: dict[str, float] | None = None,
-) -> Iterator[TaskOutcome]:
-    """Submit tasks keeping at most ``window`` in flight; yield outcomes as they complete.
+) -> Iterator[list[TaskOutcome]]:
+    """Submit tasks keeping at most ``window`` in flight; yield the outcomes of the tasks
+    finished since the last batch, as soon as any is (results are fetched in the background
+    as tasks finish, while the driver stores the previous batch).
 
-    Tasks that call a potential ask for ``mlip_resources`` (``{"GPU": 1}`` on a farm with
-    GPU workers), so cheap tasks never queue behind them. The worker of a task that hung
-    is restarted (its nanny starts a fresh process) before the outcome is yielded.
+    After each batch, as many tasks as finished are drawn from ``source``, in one call
+    (the driver claims them in one transaction), so work queued while the batch was
+    handled runs too. Tasks that call a potential ask for ``mlip_resources`` (``{"GPU":
+    1}`` on a farm with GPU workers), so cheap tasks never queue behind them. The worker
+    of a task that hung is restarted (its nanny starts a fresh process) first.
     """
-    pending = iter(tasks)
     in_flight: dict[str, int] = {}
-    completed = as_completed()
+    completed = as_completed(with_results=True, raise_errors=False)  # fetched meanwhile
 
-    def submit_next() -> bool:
-        task = next(pending, None)
-        if task is None:
-            return False
-        future = client.submit(
-            execute,
-            task.function,
-            task.payload,
-            task.timeout_s,
-            key=f"job-{task.job_id}-{os.urandom(4).hex()}",
-            pure=False,
-            priority=task.priority,
-            resources=mlip_resources if task.mlip else None,
-        )
-        in_flight[future.key] = task.job_id
-        completed.add(future)
-        return True
+    def submit(count: int) -> None:
+        for task in source(count):
+            future = client.submit(
+                execute,
+                task.function,
+                task.payload,
+                task.timeout_s,
+                key=f"job-{task.job_id}-{os.urandom(4).hex()}",
+                pure=False,
+                priority=task.priority,
+                resources=mlip_resources if task.mlip else None,
+            )
+            in_flight[future.key] = task.job_id
+            completed.add(future)
 
-    for _ in range(window):
-        if not submit_next():
-            break
-    for future in completed:
-        job_id = in_flight.pop(future.key)
-        outcome = _outcome(job_id, future)
-        future.release()
-        if outcome.hung:
-            client.restart_workers([outcome.worker], raise_for_error=False)
-        yield outcome
-        submit_next()
+    submit(window)
+    for batch in completed.batches():
+        outcomes = [_outcome(in_flight.pop(future.key), record) for future, record in batch]
+        for future, _ in batch:
+            future.release()
+        hung = [outcome.worker for outcome in outcomes if outcome.hung]
+        if hung:
+            client.restart_workers(hung, raise_for_error=False)
+        yield outcomes
+        submit(len(batch))
 
 
 def map_ordered(
@@ -192,13 +201,15 @@ def _record(function: TaskFunction, payload: dict[str, Any], worker: str) -> dic
         return {"error": text, "retryable": True, "worker": worker}
 
 
-def _outcome(job_id: int, future: Any) -> TaskOutcome:
-    try:
-        record = future.result()
-    except KilledWorker as err:
-        return TaskOutcome(job_id, None, f"worker died while running the task ({err})", True, "")
-    except Exception as err:  # a failure of the farm itself, not of the task
-        return TaskOutcome(job_id, None, f"{type(err).__name__}: {err}", True, "")
+def _outcome(job_id: int, record: dict[str, Any] | tuple | BaseException) -> TaskOutcome:
+    """The outcome of a finished task from what its future holds: the task's record, the
+    ``(type, exception, traceback)`` of a failure of the farm, or a cancellation."""
+    if isinstance(record, tuple):
+        record = record[1]
+    if isinstance(record, KilledWorker):
+        return TaskOutcome(job_id, None, f"worker died while running the task ({record})", True, "")
+    if isinstance(record, BaseException):  # a failure of the farm itself, not of the task
+        return TaskOutcome(job_id, None, f"{type(record).__name__}: {record}", True, "")
     if "error" in record:
         return TaskOutcome(
             job_id,

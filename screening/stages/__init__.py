@@ -2,11 +2,11 @@
 
 A stage's worker function takes a plain-data payload (``params`` of the job, its input
 structure as JSON, the potential spec, torch threads, the artifact root) and returns
-plain data; ``structure_input`` reads that input structure in the driver (the stored
-structure for relax, the relaxed one for md); the persister writes the result into the
-database in the same transaction that marks the job done. New stages register here;
-``priority`` orders pending work (lower first: cheap, informative relaxations, then NEB,
-then MD).
+plain data; ``structure_input`` reads the input structures of a batch of jobs in the
+driver, in one query (the stored structure for relax, the relaxed one for md and neb);
+the persister writes the result into the database in the same transaction that marks the
+job done. New stages register here; ``priority`` orders pending work (lower first: cheap,
+informative relaxations, then NEB, then MD).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Job, Structure
@@ -26,11 +27,19 @@ Persister = Callable[[Session, Job, dict[str, Any]], None]
 WorkerFunction = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-InputReader = Callable[[Session, Job], str]
+InputReader = Callable[[Session, list[Job]], dict[int, str]]
+"""The input structure (JSON) of each job, by job id."""
 
 
-def stored_structure(session: Session, job: Job) -> str:
-    return session.get(Structure, job.structure_id).structure_json
+def stored_structure(session: Session, jobs: list[Job]) -> dict[int, str]:
+    """The stored structures the jobs start from (a relaxation's input)."""
+    rows = session.execute(
+        select(Structure.id, Structure.structure_json).where(
+            Structure.id.in_({job.structure_id for job in jobs})
+        )
+    )
+    by_structure = dict(rows.tuples().all())
+    return {job.id: by_structure[job.structure_id] for job in jobs}
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,13 @@ def wants_followup(session: Session, relax_job: Job, compositions: list[str]) ->
     return formula is not None and (not compositions or formula in compositions)
 
 
-def relaxed_input(session: Session, job: Job) -> str:
-    """The relaxed structure (JSON) a follow-up job starts from: its ``relax_job_id``'s."""
-    relax_job_id = json.loads(job.params_json)["relax_job_id"]
-    return session.scalar(
-        select(Relaxation.final_structure_json).where(Relaxation.job_id == relax_job_id)
+def relaxed_input(session: Session, jobs: list[Job]) -> dict[int, str]:
+    """The relaxed structures (JSON) follow-up jobs start from: their ``relax_job_id``'s."""
+    relax_job_ids = {job.id: json.loads(job.params_json)["relax_job_id"] for job in jobs}
+    rows = session.execute(
+        select(Relaxation.job_id, Relaxation.final_structure_json).where(
+            Relaxation.job_id.in_(set(relax_job_ids.values()))
+        )
     )
+    relaxed = dict(rows.tuples().all())
+    return {job_id: relaxed[relax_job_id] for job_id, relax_job_id in relax_job_ids.items()}

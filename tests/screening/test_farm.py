@@ -6,9 +6,11 @@ import os
 import time
 from typing import Any
 
+from distributed import Client
+
 from screening.clusters import ClusterSettings, make_cluster
 from screening.errors import CalculationFailed
-from screening.farm import Task, run_tasks
+from screening.farm import Task, TaskOutcome, run_tasks, task_source
 
 
 def square(payload: dict[str, Any]) -> dict[str, Any]:
@@ -27,19 +29,27 @@ def die(payload: dict[str, Any]) -> dict[str, Any]:
     os._exit(1)  # the worker process dies mid-task, as when the OOM killer strikes
 
 
+def outcomes_of(client: Client, tasks: list[Task], window: int) -> dict[int, TaskOutcome]:
+    batches = run_tasks(client, task_source(tasks), window)
+    return {outcome.job_id: outcome for batch in batches for outcome in batch}
+
+
 def test_window_bounds_futures_and_every_task_comes_back() -> None:
     with make_cluster(ClusterSettings(workers=2)) as (client, _):
-        seen = []
-        for outcome in run_tasks(client, (Task(i, square, {"x": i}) for i in range(30)), 4):
+        seen, sizes = [], []
+        tasks = (Task(i, square, {"x": i}) for i in range(30))
+        for batch in run_tasks(client, task_source(tasks), 4):
             assert len(client.futures) <= 4
-            seen.append((outcome.job_id, outcome.result["square"]))
+            sizes.append(len(batch))
+            seen.extend((outcome.job_id, outcome.result["square"]) for outcome in batch)
     assert sorted(seen) == [(i, i * i) for i in range(30)]
+    assert max(sizes) <= 4
 
 
 def test_failures_are_records_with_a_retry_verdict() -> None:
     tasks = [Task(1, explode, {}), Task(2, crash, {})]
     with make_cluster(ClusterSettings(workers=1), max_attempts=2) as (client, _):
-        outcomes = {o.job_id: o for o in run_tasks(client, tasks, 2)}
+        outcomes = outcomes_of(client, tasks, 2)
     assert outcomes[1].error == "energy became nan at relaxation step 3"
     assert not outcomes[1].retryable  # unphysical numbers are not worth retrying
     assert outcomes[2].error.startswith("KeyError: 'a bug in a stage'")
@@ -50,7 +60,7 @@ def test_a_worker_that_dies_is_a_retryable_outcome() -> None:
     # On its own cluster: a worker killed right after finishing another task can take that
     # task's not-yet-reported result with it, which Dask then also counts as a death.
     with make_cluster(ClusterSettings(workers=1), max_attempts=2) as (client, _):
-        (outcome,) = run_tasks(client, [Task(3, die, {})], 1)
+        (outcome,) = outcomes_of(client, [Task(3, die, {})], 1).values()
     assert "worker died" in outcome.error and outcome.retryable
 
 
@@ -64,7 +74,7 @@ def test_a_hung_task_times_out_and_its_worker_is_freed() -> None:
     tasks = [Task(1, hang, {}, timeout_s=2.0), Task(2, square, {"x": 3}, timeout_s=30.0)]
     with make_cluster(ClusterSettings(workers=1), max_attempts=2) as (client, _):
         (pid_before,) = client.run(os.getpid).values()
-        outcomes = {o.job_id: o for o in run_tasks(client, tasks, 1)}
+        outcomes = outcomes_of(client, tasks, 1)
         (pid_after,) = client.run(os.getpid).values()
     assert outcomes[1].error.startswith("timed out after 2 s")
     assert outcomes[1].hung and not outcomes[1].retryable
