@@ -11,7 +11,9 @@ shifted by a least-squares fit to the base's energy residuals, for the same reas
 
 Frames are ASE ``Atoms`` carrying energy (eV), forces (eV/Å) and optionally stress (eV/Å^3)
 (:mod:`screening.datasets`). Everything a run writes goes to its work directory: training
-files, checkpoints, the model, and the trainers' console output in ``train.log``.
+files, checkpoints, the model, and the trainers' console output in ``train.log``. Training
+runs in the calling thread, without subprocesses, so it also runs as a Dask task
+(:class:`screening.model_training.FarmTrainer`).
 """
 
 from __future__ import annotations
@@ -273,6 +275,7 @@ def _train_mace(
         f"--lr={settings.rate()}",
         "--plot=False",
         "--save_cpu",
+        "--num_workers=0",  # no loader processes: a Dask worker is daemonic, it has no children
     ]
     replay = 0
     if foundation is None:
@@ -542,5 +545,6 @@ def _chgnet_loader(frames: Sequence[Atoms], settings: FineTuneSettings, shuffle:
         batch_size=min(settings.batch_size, len(frames)),
         shuffle=shuffle,
         collate_fn=collate_graphs,
+        num_workers=0,  # no loader processes: a Dask worker is daemonic, it has no children
         generator=torch.Generator().manual_seed(settings.seed),
     )

@@ -1,7 +1,9 @@
 """The fine-tuning workflows behind ``screening data`` and ``screening potential``: import and
 label frames into a dataset, fine-tune and register a potential with its provenance, learning
 curves. Training itself is :func:`screening.finetune.finetune`; the database side is
-:mod:`screening.training_store`; labelling runs on the farm (:mod:`screening.farm`)."""
+:mod:`screening.training_store`; labelling runs on the farm (:mod:`screening.farm`), and so
+does training when farm options are given (:mod:`screening.farm_training`); registration
+stays in this process."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from screening.datasets import (
     validate_frames,
 )
 from screening.evaluation import Evaluation, evaluate
+from screening.farm_training import Trainer, trainer
 from screening.labelling import atoms_payload, check_calculator, label_task
 from screening.md import MDSettings
 from screening.potentials import PotentialSpec, default_device, load_calculator
@@ -206,10 +209,12 @@ def finetune_and_register(
     name: str | None = None,
     workdir: Path | None = None,
     progress: Progress | None = None,
+    farm: FarmOptions | None = None,
 ) -> FineTuned:
     """Fine-tune ``base`` (a spec or a registered name) on a dataset's train split (valid for
     early stopping), evaluate base and result on its test split, store the model in the
-    artifact store and write its ``potential`` row (caller commits).
+    artifact store and write its ``potential`` row (caller commits). With ``farm``, the
+    training is a farm task (:func:`trainer`); the rest happens here.
 
     Continuing from a fine-tuned potential multiplies the learning rate by
     ``settings.continue_lr_factor`` (learning without forgetting).
@@ -228,9 +233,9 @@ def finetune_and_register(
             f"= {settings.rate():g}"
         )
     parent = base_potential(session, base_spec, base_row)
-    with _workdir(workdir) as directory:
+    with _workdir(workdir, shared=farm is not None) as directory, trainer(farm) as train:
         potential, test, result = _train_and_register(
-            session, parent, dataset, splits, settings, store, name, directory, progress
+            session, parent, dataset, splits, settings, store, name, directory, train, progress
         )
     base_eval = evaluate(load_calculator(base_spec, default_device()), splits["test"], progress)
     assert test is not None  # the test split is not empty
@@ -250,13 +255,12 @@ def _train_and_register(
     store: ArtifactStore,
     name: str | None,
     workdir: Path,
+    train: Trainer,
     progress: Progress | None,
 ) -> tuple[Potential, Evaluation | None, FineTuneResult]:
-    """Fine-tune ``parent`` on the splits, store the model, evaluate it on the test split
-    (when there is one) and write its ``potential`` row."""
-    from screening.finetune import finetune
-
-    result = finetune(parent.spec, splits["train"], splits["valid"], settings, workdir, progress)
+    """Fine-tune ``parent`` on the splits with ``train``, store the model, evaluate it on the
+    test split (when there is one) and write its ``potential`` row."""
+    result = train(parent.spec, splits["train"], splits["valid"], settings, workdir, progress)
     stored, sha = store_model(session, store, result.model_path, result.spec)
     test = None
     if splits["test"]:
@@ -289,13 +293,15 @@ def _check_splits(
 
 
 @contextmanager
-def _workdir(path: Path | None) -> Iterator[Path]:
-    """The given directory, else a temporary one removed afterwards."""
+def _workdir(path: Path | None, shared: bool = False) -> Iterator[Path]:
+    """The given directory, else a temporary one removed afterwards; one ``shared`` with farm
+    workers is made in the current directory (more likely on a shared filesystem than /tmp)."""
     if path is not None:
         path.mkdir(parents=True, exist_ok=True)
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="screening-finetune-") as temporary:
+    parent = Path.cwd() if shared else None
+    with tempfile.TemporaryDirectory(prefix="screening-finetune-", dir=parent) as temporary:
         yield Path(temporary)
 
 
@@ -366,11 +372,13 @@ def run_sis_recorded(
     store: ArtifactStore,
     workdir: Path | None = None,
     progress: Progress | None = None,
+    farm: FarmOptions | None = None,
 ) -> list[SisGeneration]:
     """Stability-indicated sampling (:func:`screening.sis.run_sis`) with everything recorded
     as it happens: each generation's labelled frames join the dataset, each fine-tuned model
     (``NAME-g1``, ``NAME-g2``, ...) is stored and registered with the previous one as its
-    parent, and each generation is a ``sis_generation`` row, committed one by one."""
+    parent, and each generation is a ``sis_generation`` row, committed one by one. With
+    ``farm``, each fine-tuning is a farm task (:func:`trainer`); MD and labelling run here."""
     from screening.sis import run_sis
 
     if run_generations(session, run.name):
@@ -399,8 +407,9 @@ def run_sis_recorded(
         _check_splits(dataset_name, splits, ("train", "valid"))
         settings = dataclasses.replace(run.finetune, learning_rate=rate, continuing=False)
         name = f"{run.name}-g{len(models)}"
+        parent = models[base_spec]
         potential, _, _ = _train_and_register(
-            session, models[base_spec], dataset, splits, settings, store, name, path, progress
+            session, parent, dataset, splits, settings, store, name, path, train, progress
         )
         session.commit()
         models[potential.spec] = potential
@@ -436,7 +445,7 @@ def run_sis_recorded(
         )
         session.commit()
 
-    with _workdir(workdir) as directory:
+    with _workdir(workdir, shared=farm is not None) as directory, trainer(farm) as train:
         run_sis(
             str(spec),
             run.reference,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from db.models import SisGeneration
     from screening.evaluation import Evaluation
     from screening.finetune import FineTuneSettings
+    from screening.model_training import FarmOptions
 
 data_app = typer.Typer(help="Training frames: import DFT outputs, label structures.")
 potential_app = typer.Typer(
@@ -76,6 +77,14 @@ FrozenOption = Annotated[
     typer.Option("--frozen-layers", help="CHGNet layers kept frozen, comma-separated."),
 ]
 SeedOption = Annotated[Optional[int], typer.Option(help="Training seed.")]  # noqa: UP045
+SchedulerOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
+]
+WorkersOption = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
+]
 
 
 @contextmanager
@@ -123,6 +132,15 @@ def _settings(
 
         raise DatasetError(f"--replay {replay}: no such file")
     return FineTuneSettings(**{key: value for key, value in given.items() if value is not None})
+
+
+def _farm(scheduler: str | None, workers: int | None) -> FarmOptions | None:
+    """Training on the farm when --scheduler or --workers is given, else in this process."""
+    from screening.model_training import FarmOptions
+
+    if scheduler is None and workers is None:
+        return None
+    return FarmOptions(scheduler, workers)
 
 
 def _json_object(text: str | None, option: str) -> dict[str, Any]:
@@ -216,14 +234,8 @@ def label_command(
     directory: Annotated[
         Path, typer.Option(help="Working directories of file-based codes, one per frame.")
     ] = Path("labels"),
-    scheduler: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
-    ] = None,
-    workers: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(min=1, help="Worker processes of the local cluster (default: cores)."),
-    ] = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Label structures with a reference calculator as farm tasks, into a dataset."""
@@ -284,10 +296,14 @@ def finetune_command(
     frozen_layers: FrozenOption = None,
     workdir: WorkdirOption = None,
     artifacts: ArtifactsOption = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Fine-tune a potential on a dataset's train split and register it with its provenance
-    (base, dataset and split, hyperparameters, weights SHA-256, test RMSE)."""
+    (base, dataset and split, hyperparameters, weights SHA-256, test RMSE). With --scheduler
+    or --workers the training is one farm task (the work directory must then be on a
+    filesystem the workers share); evaluation and registration run here."""
     with user_errors():
         from db.artifacts import ArtifactStore, default_artifact_root
         from screening.campaign import check_name
@@ -314,6 +330,7 @@ def finetune_command(
                 name,
                 workdir,
                 progress,
+                _farm(scheduler, workers),
             )
             session.commit()
         if done.learning_rate_note:
@@ -613,6 +630,15 @@ def sis_command(
     reference_md_steps: Annotated[
         int, typer.Option(min=0, help="Short reference MD from t_next (0: single points).")
     ] = 0,
+    min_distance: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            "--min-distance",
+            min=0.0,
+            help="Å: MD stops (catastrophic point) when two atoms come closer; set it near "
+            "the system's shortest physical distance (default: the stability monitor's).",
+        ),
+    ] = None,
     reference_options: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help="JSON keyword arguments of an ase:MODULE.CLASS reference."),
@@ -626,11 +652,15 @@ def sis_command(
     seed: SeedOption = None,
     workdir: WorkdirOption = None,
     artifacts: ArtifactsOption = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Stability-indicated sampling: MD with the model until it fails, frames from before the
     catastrophic point labelled with the reference, merged into the dataset, fine-tune, and
-    again, until MD survives or the generation cap; every generation is recorded."""
+    again, until MD survives or the generation cap; every generation is recorded. With
+    --scheduler or --workers each fine-tuning is a farm task (work directory on a shared
+    filesystem); MD and labelling run here."""
     with user_errors():
         from ase.io import read
         from sqlalchemy import select
@@ -639,7 +669,7 @@ def sis_command(
         from db.models import Potential
         from screening.datasets import DatasetError
         from screening.labelling import check_calculator, reference_calculator
-        from screening.md import MDSettings
+        from screening.md import MDSettings, StabilityCriteria
         from screening.model_training import SisRun, run_sis_recorded
         from screening.progress_bar import RichProgress
         from screening.sis import SISSettings
@@ -672,6 +702,9 @@ def sis_command(
                 pre_failure_frames=max(
                     50, math.ceil(window_ps * 1000 / (timestep_fs * SIS_SAMPLE_EVERY)) + 1
                 ),
+                stability=StabilityCriteria()
+                if min_distance is None
+                else StabilityCriteria(min_distance_ang=min_distance),
             ),
             sis=SISSettings(
                 max_generations=generations,
@@ -688,7 +721,8 @@ def sis_command(
         )
         with _session(database) as (url, session), RichProgress(console) as progress:
             store = ArtifactStore(artifacts or default_artifact_root(url))
-            recorded = run_sis_recorded(session, run, dataset, store, workdir, progress)
+            farm = _farm(scheduler, workers)
+            recorded = run_sis_recorded(session, run, dataset, store, workdir, progress, farm)
             names = dict(session.execute(select(Potential.id, Potential.name)).all())
         console.print(_generations_table(recorded, names))
         last = recorded[-1]
