@@ -230,6 +230,9 @@ class FarmSpec(_Strict):
     # Where the workers come from (screening.clusters, docs/farm.md).
     backend: Literal["local", "address", "slurm", "pbs"] = "local"
     address: str | None = Field(None, description="tcp://host:port of a running scheduler")
+    scheduler_timeout_s: PositiveFloat = Field(
+        60.0, description="address: s to wait for a lost scheduler before exiting (resumable)"
+    )
     local_gpus: NonNegativeInt | None = Field(None, description="local: GPUs; default detect")
     gpus_per_job: NonNegativeInt = Field(0, description="slurm/pbs: GPUs per batch job")
     cores_per_job: PositiveInt = 1

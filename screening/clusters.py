@@ -52,6 +52,7 @@ class ClusterSettings:
 
     backend: Backend = "local"
     address: str | None = None
+    scheduler_timeout_s: float = 60.0
     workers: int | None = None
     local_gpus: int | None = None
     gpus_per_job: int = 0
@@ -120,7 +121,10 @@ def make_cluster(
     config = {"distributed.scheduler.allowed-failures": max(0, max_attempts - 1), **MALLOC_ENVIRON}
     with dask.config.set(config), ExitStack() as stack:
         if settings.backend == "address":
-            client = stack.enter_context(Client(settings.address, timeout="30s"))
+            # Connecting, and reconnecting to a scheduler that restarts: after this long
+            # the client closes, and the driver exits with a resumable state.
+            timeout = f"{settings.scheduler_timeout_s}s"
+            client = stack.enter_context(Client(settings.address, timeout=timeout))
             yield client, _address_info(client)
             return
         if settings.backend == "local":

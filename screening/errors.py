@@ -17,3 +17,7 @@ class PotentialError(ScreeningError):
 
 class CalculationFailed(ScreeningError):
     """A calculation gave unphysical numbers (NaN, exploding forces); not worth retrying."""
+
+
+class FarmLost(ScreeningError):
+    """The Dask scheduler went away and did not come back; a rerun resumes."""

@@ -9,11 +9,14 @@ is the same window for a plain map whose results are wanted in order (the SQS ru
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import itertools
 import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -22,9 +25,12 @@ from typing import Any
 
 from distributed import Client, KilledWorker, as_completed, get_worker
 
-from screening.errors import CalculationFailed
+from screening.errors import CalculationFailed, FarmLost
 
 log = logging.getLogger(__name__)
+
+# What a future cancelled with a lost scheduler connection holds (asyncio's is apart).
+CANCELLED = (asyncio.CancelledError, concurrent.futures.CancelledError)
 
 TaskFunction = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -112,10 +118,13 @@ def run_tasks(
     1}`` on a farm with GPU workers), so cheap tasks never queue behind them. The worker
     of a task that hung is restarted (its nanny starts a fresh process) first.
     """
+    address = client.scheduler.address
     in_flight: dict[str, int] = {}
     completed = as_completed(with_results=True, raise_errors=False)  # fetched meanwhile
 
     def submit(count: int) -> None:
+        if count:
+            _await_scheduler(client, address)
         for task in source(count):
             future = client.submit(
                 execute,
@@ -132,6 +141,8 @@ def run_tasks(
 
     submit(window)
     for batch in completed.batches():
+        if any(isinstance(record, CANCELLED) for _, record in batch):
+            _await_scheduler(client, address)  # cancelled by a lost scheduler connection
         outcomes = [_outcome(in_flight.pop(future.key), record) for future, record in batch]
         for future, _ in batch:
             future.release()
@@ -206,6 +217,8 @@ def _outcome(job_id: int, record: dict[str, Any] | tuple | BaseException) -> Tas
     ``(type, exception, traceback)`` of a failure of the farm, or a cancellation."""
     if isinstance(record, tuple):
         record = record[1]
+    if isinstance(record, CANCELLED):
+        return TaskOutcome(job_id, None, "lost with the Dask scheduler, which came back", True, "")
     if isinstance(record, KilledWorker):
         return TaskOutcome(job_id, None, f"worker died while running the task ({record})", True, "")
     if isinstance(record, BaseException):  # a failure of the farm itself, not of the task
@@ -220,6 +233,20 @@ def _outcome(job_id: int, record: dict[str, Any] | tuple | BaseException) -> Tas
             hung=record.get("hung", False),
         )
     return TaskOutcome(job_id, record["result"], None, False, record["worker"])
+
+
+def _await_scheduler(client: Client, address: str) -> None:
+    """Return once the client is connected; wait while it reconnects to a scheduler that
+    went away (the client closes after its timeout), and raise :class:`FarmLost` if it did
+    not come back. Jobs claimed but unfinished stay ``running``: the next run resumes them."""
+    while client.status == "connecting":
+        time.sleep(0.2)
+    if client.status != "running":
+        raise FarmLost(
+            f"lost the Dask scheduler {address} and it did not come back "
+            f"(status {client.status}); the results stored so far are kept, and rerunning "
+            "the campaign resumes the rest"
+        )
 
 
 def _worker_name() -> str:
