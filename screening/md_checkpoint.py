@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from screening.atomic_file import remove_with_partials, replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class CheckpointFile:
         self.path = Path(path)
 
     def save(self, checkpoint: MDCheckpoint) -> None:
-        """Write atomically: a temporary file in the same folder, fsynced, renamed over."""
+        """Write atomically (:func:`screening.atomic_file.replace_atomically`)."""
         arrays: dict[str, np.ndarray] = {
             "fingerprint": np.array(checkpoint.fingerprint),
             "step": np.array(checkpoint.step),
@@ -57,13 +58,7 @@ class CheckpointFile:
         }
         arrays |= {_THERMOSTAT + k: np.asarray(v) for k, v in checkpoint.thermostat.items()}
         arrays |= {_RECORDER + k: np.asarray(v) for k, v in checkpoint.recorder.items()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with partial.open("wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, self.path)
+        replace_atomically(self.path, lambda handle: np.savez(handle, **arrays))
 
     def load(self, fingerprint: str, n_atoms: int) -> MDCheckpoint | None:
         """The checkpoint, if there is one and it belongs to this run; otherwise None."""
@@ -98,9 +93,7 @@ class CheckpointFile:
 
     def delete(self) -> None:
         """The checkpoint, and any partial write a kill left beside it."""
-        self.path.unlink(missing_ok=True)
-        for partial in self.path.parent.glob(f"{self.path.name}.*.tmp"):
-            partial.unlink(missing_ok=True)
+        remove_with_partials(self.path)
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from db.artifacts import ArtifactStore
 from db.models import Job, MdRun
+from screening.atomic_file import checkpoint_path
 from screening.campaign import CampaignPlan, MdSpec
 from screening.diffusion import DiffusionResult, FitWindowRule, analyze_diffusion
 from screening.md import MDResult, MDSettings, StabilityCriteria, run_md, supercell_for
@@ -138,10 +138,8 @@ def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
 
 def md_checkpoint_file(payload: dict[str, Any]) -> CheckpointFile | None:
     """Where the job of this payload keeps its checkpoint (None without a job id)."""
-    if "job_id" not in payload:
-        return None
-    root = Path(payload["artifact_root"]) / "checkpoints"
-    return CheckpointFile(root / f"md-job-{payload['job_id']}.npz")
+    path = checkpoint_path(payload, "md", ".npz")
+    return None if path is None else CheckpointFile(path)
 
 
 def persist_md(session: Session, job: Job, result: dict[str, Any]) -> None:

@@ -10,13 +10,16 @@ runs a climbing-image band for each in a supercell at least ``supercell_min_leng
 and computes the 1D/2D/3D percolating barriers, each hop's saddle counted from the lowest
 endpoint of all bands, over the bands that converged with endpoints that stayed put (the
 others are stored, flagged, and left out of the network). The energy profiles go to the
-artifact store as one .npz.
+artifact store as one .npz. A job given a ``job_id`` writes its finished bands to
+``<artifact root>/checkpoints/neb-job-<id>.json`` after each one
+(:mod:`screening.neb_checkpoint`), and a retry computes only the bands still missing.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from db.artifacts import ArtifactStore
 from db.models import Job, NebHop, NebRun
+from screening.atomic_file import checkpoint_path
 from screening.campaign import CampaignPlan, NebSpec
 from screening.hops import (
     Hop,
@@ -37,11 +41,14 @@ from screening.hops import (
 )
 from screening.interstitials import InterstitialSettings, InterstitialSites, find_interstitials
 from screening.neb import NEBResult, NEBSettings, barriers_above_lowest_site, run_neb
+from screening.neb_checkpoint import NebCheckpointFile, neb_fingerprint
 from screening.percolation import hop_edges, percolating_barriers
 from screening.potentials import calculator_for_task
 from screening.stages.followups import wants_followup
 from screening.store import ensure_job, register_artifacts
 from screening.structures import structure_from_json
+
+log = logging.getLogger(__name__)
 
 
 def neb_params(plan: CampaignPlan, neb: NebSpec, relax_job_id: int) -> dict[str, Any]:
@@ -91,16 +98,24 @@ def run_neb_task(payload: dict[str, Any]) -> dict[str, Any]:
         max_steps=params["max_steps"],
         supercell_min_length_ang=params["supercell_min_length"],
     )
-    bands = [
-        (hop_class, run_neb(relaxed, hop, calculator, settings))
-        for hop_class, hop in zip(hop_set.classes, hops, strict=True)
-    ]
+    checkpoint = neb_checkpoint_file(payload)
+    finished = checkpoint.load() if checkpoint is not None else []
+    bands: list[tuple[HopClass, NEBResult]] = []
+    for hop_class, hop in zip(hop_set.classes, hops, strict=True):
+        if len(bands) < len(finished):
+            bands.append((hop_class, finished[len(bands)]))
+            continue
+        bands.append((hop_class, run_neb(relaxed, hop, calculator, settings)))
+        if checkpoint is not None:
+            checkpoint.save([band for _, band in bands])
     usable = {hop.index: band for hop, band in bands if band.converged and band.endpoints_held}
     percolation = percolating_barriers(hop_edges(hop_set, barriers_above_lowest_site(usable)))
     artifacts = {}
     if bands:
         data = _profiles_npz(bands, sites)
         artifacts["neb_profiles"] = (ArtifactStore(payload["artifact_root"]).put(data), len(data))
+    if checkpoint is not None:
+        checkpoint.delete()
     return {
         "run": {
             "mechanism": params["mechanism"],
@@ -118,12 +133,25 @@ def run_neb_task(payload: dict[str, Any]) -> dict[str, Any]:
         },
         "hops": [_hop_row(hop, band) for hop, band in bands],
         "artifacts": artifacts,
+        "resumed_bands": len(finished),
     }
+
+
+def neb_checkpoint_file(payload: dict[str, Any]) -> NebCheckpointFile | None:
+    """Where the job of this payload keeps its finished bands (None without a job id)."""
+    path = checkpoint_path(payload, "neb", ".json")
+    if path is None:
+        return None
+    return NebCheckpointFile(path, neb_fingerprint(payload["params"], payload["structure_json"]))
 
 
 def persist_neb(session: Session, job: Job, result: dict[str, Any]) -> None:
     """Driver side: the profiles artifact, the neb_run row and one neb_hop row per band."""
     stored = register_artifacts(session, result["artifacts"])
+    if result.get("resumed_bands"):
+        log.info(
+            "neb job %d resumed with %d bands from its checkpoint", job.id, result["resumed_bands"]
+        )
     run = NebRun(
         job_id=job.id,
         structure_id=job.structure_id,
