@@ -3,6 +3,7 @@
 Langevin NVT at 600 K on Li3InCl6 cells (20, 80, 160 atoms) with CHGNet, and fcc Cu
 (32, 108, 256 atoms) with EMT, one torch thread, under the stability monitor, as the
 md stage runs them. Run: .venv/bin/python benchmarks/md_throughput.py [--steps N]
+[--potential chgnet|emt] [--repeat 2x2x2 ...] [--threads N]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ CASES = {
 
 
 def _cell(potential: str, repeat: tuple[int, int, int]):
-    if potential == "chgnet":
+    if potential != "emt":
         return prototypes.build_prototype("Li3InCl6").make_supercell(list(repeat), in_place=False)
     return to_structure(bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat))
 
@@ -33,10 +34,17 @@ def _cell(potential: str, repeat: tuple[int, int, int]):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=100)
-    steps = parser.parse_args().steps
-    torch.set_num_threads(1)
+    parser.add_argument("--potential", choices=sorted(CASES), action="append")
+    parser.add_argument("--repeat", action="append", help="supercell such as 2x2x2")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args()
+    steps = args.steps
+    torch.set_num_threads(args.threads)
     print(f"{'potential':<8} {'atoms':>6} {'steps/s':>9} {'atom-steps/s':>13}")
-    for name, (mobile, repeats) in CASES.items():
+    for name in args.potential or ["chgnet", "emt"]:
+        mobile, repeats = CASES[name]
+        if args.repeat:
+            repeats = [tuple(int(n) for n in r.split("x")) for r in args.repeat]
         calculator = load_calculator(PotentialSpec.parse(name), "cpu")
         for repeat in repeats:
             cell = _cell(name, repeat)
