@@ -215,7 +215,15 @@ def _jobqueue_cluster(settings: ClusterSettings) -> tuple[Cluster, FarmInfo]:
         scheduler_options={"dashboard_address": ":0"},
         silence_logs=logging.ERROR,
     )
-    cluster.adapt(minimum_jobs=settings.minimum_jobs, maximum_jobs=settings.maximum_jobs)
+    # A job is given back only after about a minute of Dask asking for fewer workers: the
+    # queue wait and model loading of a new one cost more than a minute of idling, and a
+    # job's workers go together (releasing one would kill its busy sibling).
+    cluster.adapt(
+        minimum_jobs=settings.minimum_jobs,
+        maximum_jobs=settings.maximum_jobs,
+        interval="5s",
+        wait_count=12,
+    )
     info = FarmInfo(
         workers=settings.maximum_jobs * settings.processes_per_job,
         mlip_resources=dict(GPU_REQUEST) if settings.gpus_per_job else None,
