@@ -2,8 +2,9 @@
 
 Workers run pure functions on plain data (:func:`execute` is the farm boundary where a
 task's exception becomes a recorded failure); the driver receives :class:`TaskOutcome`
-objects in batches, all those finished since the last, and persists each batch at once. At most ``window`` futures exist at once,
-so a campaign of 100,000 pending jobs never holds 100,000 futures. :func:`map_ordered`
+objects in batches, all those finished since the last, and persists each batch at once.
+At most ``window`` futures exist at once, so a campaign of 100,000 pending jobs never
+holds 100,000 futures. :func:`map_ordered`
 is the same window for a plain map whose results are wanted in order (the SQS runs).
 """
 

@@ -322,11 +322,11 @@ def learning_curve(
     settings: FineTuneSettings,
     workdir: Path | None = None,
     progress: Progress | None = None,
+    farm: FarmOptions | None = None,
 ) -> list[CurvePoint]:
     """Fine-tune on nested subsets of the train split (first N by frame hash) and evaluate
-    each model on the whole test split: error against training-set size."""
-    from screening.finetune import finetune
-
+    each model on the whole test split: error against training-set size. With ``farm``,
+    each training is a farm task (:func:`screening.farm_training.trainer`)."""
     base_spec, _ = resolve_potential(session, base)
     dataset = get_dataset(session, dataset_name)
     splits = _splits(session, dataset)
@@ -338,7 +338,7 @@ def learning_curve(
             f"has {len(splits['train'])} frames"
         )
     points = []
-    with _workdir(workdir) as directory:
+    with _workdir(workdir, shared=farm is not None) as directory, trainer(farm) as finetune:
         for size in sorted(sizes):
             train = subsample(splits["train"], size)
             result = finetune(

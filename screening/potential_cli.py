@@ -423,9 +423,12 @@ def learning_curve_command(
         Path, typer.Option(help="Plot PNG of test RMSE against training frames.")
     ] = Path("learning-curve.png"),
     workdir: WorkdirOption = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Test-set error against training-set size (nested subsets of the train split)."""
+    """Test-set error against training-set size (nested subsets of the train split). With
+    --scheduler or --workers each size trains as a farm task (--workdir then shared)."""
     with user_errors():
         from screening.datasets import DatasetError
         from screening.evaluation import learning_curve_plot
@@ -440,7 +443,16 @@ def learning_curve_command(
             raise DatasetError(f"--sizes {sizes!r}: give positive whole numbers")
         settings = _settings(epochs, lr, batch_size, seed, from_scratch, None, None)
         with _session(database) as (_, session), RichProgress(console) as progress:
-            points = learning_curve(session, base, dataset, counts, settings, workdir, progress)
+            points = learning_curve(
+                session,
+                base,
+                dataset,
+                counts,
+                settings,
+                workdir,
+                progress,
+                _farm(scheduler, workers),
+            )
         table = Table(
             "train frames",
             "E RMSE (meV/atom)",

@@ -270,7 +270,10 @@ def test_sis_records_generations_and_history_shows_them(foundation: Path, tmp_pa
     assert f"{first.t_cp_ps:.3g}" in history.output and "collapse-g1" in history.output
 
 
-def test_learning_curve_trains_nested_subsets(foundation: Path, tmp_path: Path) -> None:
+def test_learning_curve_trains_nested_subsets_on_the_farm(
+    foundation: Path, tmp_path: Path, farm_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the shared work directory of farm training goes here
     url = f"sqlite:///{tmp_path / 'curve.db'}"
     data = tmp_path / "curve.extxyz"
     write(data, emt_frames(20, seed=5, rattle=0.08), format="extxyz")
@@ -283,7 +286,8 @@ def test_learning_curve_trains_nested_subsets(foundation: Path, tmp_path: Path) 
 
     curve = _cli(
         "potential", "learning-curve", "--base", f"mace:{foundation}", "--dataset", "c",
-        "--sizes", "6,3", "--epochs", "1", "--plot", str(plot), "-d", url,
+        "--sizes", "6,3", "--epochs", "1", "--plot", str(plot), "--scheduler", farm_address,
+        "-d", url,
     )  # fmt: skip
 
     assert curve.exit_code == 0, curve.output
