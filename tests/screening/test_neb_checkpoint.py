@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.build import bulk
+from test_neb_stage import COPPER_NEB
 
 from screening.campaign import load_plan
 from screening.neb import NEBResult
@@ -21,25 +22,6 @@ from screening.structures import structure_to_json, to_structure
 
 REPO = Path(__file__).resolve().parents[2]
 
-COPPER = """
-name = "cu-neb"
-parent = "Cu-fcc"
-potential = "emt"
-mobile_species = "Cu"
-charge_balance = false
-
-[sublattices.fcc]
-replaces = "Cu"
-species = ["Cu"]
-step = 1.0
-
-[neb]
-cutoff = 3.7                # Å: first (2.54 Å) and second (3.59 Å) neighbour hops
-images = 3
-fmax = 0.03
-supercell_min_length = 7.5  # Å: the 3x3x3 cell, wider than twice the longer hop
-"""
-
 WORKER = "import json, sys; from screening.stages.neb import run_neb_task; " + (
     "run_neb_task(json.loads(sys.argv[1]))"
 )
@@ -47,10 +29,14 @@ WORKER = "import json, sys; from screening.stages.neb import run_neb_task; " + (
 
 def _payload(tmp_path: Path, job_id: int) -> dict:
     path = tmp_path / "cu.toml"
-    path.write_text(COPPER)
+    path.write_text(COPPER_NEB)
     plan = load_plan(path)
+    params = neb_params(plan, plan.spec.neb, relax_job_id=1)
+    # first (2.54 Å) and second (3.59 Å) neighbour hops, in the 3x3x3 cell wider than
+    # twice the longer one
+    params.update(cutoff=3.7, supercell_min_length=7.5)
     return {
-        "params": neb_params(plan, plan.spec.neb, relax_job_id=1),
+        "params": params,
         "structure_json": structure_to_json(to_structure(bulk("Cu", "fcc", a=3.59, cubic=True))),
         "potential": "emt",
         "torch_threads": 1,
