@@ -109,49 +109,118 @@ def run_tasks(
     window: int,
     mlip_resources: dict[str, float] | None = None,
 ) -> Iterator[list[TaskOutcome]]:
-    """Submit tasks keeping at most ``window`` in flight; yield the outcomes of the tasks
-    finished since the last batch, as soon as any is (results are fetched in the background
-    as tasks finish, while the driver stores the previous batch).
+    """Submit tasks keeping at most ``window`` futures in flight; yield the outcomes of the
+    tasks finished since the last batch, as soon as any is (results are fetched in the
+    background as tasks finish, while the driver stores the previous batch).
 
-    After each batch, as many tasks as finished are drawn from ``source``, in one call
-    (the driver claims them in one transaction), so work queued while the batch was
-    handled runs too. Tasks that call a potential ask for ``mlip_resources`` (``{"GPU":
-    1}`` on a farm with GPU workers), so cheap tasks never queue behind them. The worker
-    of a task that hung is restarted (its nanny starts a fresh process) first.
+    Futures are refilled from ``source`` after each batch, so work queued while the batch
+    was handled runs too. Jobs that take milliseconds travel several to a future
+    (:class:`_Pace`), since a Dask task itself costs about a millisecond. Tasks that call a
+    potential ask for ``mlip_resources`` (``{"GPU": 1}`` on a farm with GPU workers), so
+    cheap tasks never queue behind them. The worker of a task that hung is restarted (its
+    nanny starts a fresh process) first.
     """
     address = client.scheduler.address
-    in_flight: dict[str, int] = {}
+    in_flight: dict[str, list[int]] = {}
     completed = as_completed(with_results=True, raise_errors=False)  # fetched meanwhile
+    chunks = _Chunks(source, _Pace())
 
     def submit(count: int) -> None:
         if count:
             _await_scheduler(client, address)
-        for task in source(count):
+        for _ in range(count):
+            chunk = chunks.next()
+            if not chunk:
+                return
+            first = chunk[0]
+            timeouts = [task.timeout_s for task in chunk]
             future = client.submit(
-                execute,
-                task.function,
-                task.payload,
-                task.timeout_s,
-                key=f"job-{task.job_id}-{os.urandom(4).hex()}",
+                execute_chunk,
+                first.function,
+                [task.payload for task in chunk],
+                None if None in timeouts else max(timeouts),
+                key=f"job-{first.job_id}-{len(chunk)}-{os.urandom(4).hex()}",
                 pure=False,
-                priority=task.priority,
-                resources=mlip_resources if task.mlip else None,
+                priority=max(task.priority for task in chunk),
+                resources=mlip_resources if first.mlip else None,
             )
-            in_flight[future.key] = task.job_id
+            in_flight[future.key] = [task.job_id for task in chunk]
             completed.add(future)
 
     submit(window)
     for batch in completed.batches():
-        if any(isinstance(record, CANCELLED) for _, record in batch):
+        if any(isinstance(records, CANCELLED) for _, records in batch):
             _await_scheduler(client, address)  # cancelled by a lost scheduler connection
-        outcomes = [_outcome(in_flight.pop(future.key), record) for future, record in batch]
-        for future, _ in batch:
+        outcomes = []
+        for future, records in batch:
+            job_ids = in_flight.pop(future.key)
+            outcomes += _outcomes(job_ids, records)
+            chunks.pace.observe(records)
             future.release()
         hung = [outcome.worker for outcome in outcomes if outcome.hung]
         if hung:
             client.restart_workers(hung, raise_for_error=False)
         yield outcomes
         submit(len(batch))
+
+
+TASK_TARGET_S = 0.5  # worker time one future should carry: Dask's own cost is ~1 ms a task
+MAX_JOBS_PER_FUTURE = 64
+
+
+class _Pace:
+    """How many jobs of a function go in one future: one until a job of it has been timed,
+    then enough for about :data:`TASK_TARGET_S` of work (at most
+    :data:`MAX_JOBS_PER_FUTURE`), from the mean time of its recent jobs."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+
+    def jobs_per_future(self, function: TaskFunction | None) -> int:
+        seconds = self._seconds.get(_name(function))
+        if seconds is None:
+            return 1
+        return max(1, min(MAX_JOBS_PER_FUTURE, int(TASK_TARGET_S / max(seconds, 1e-6))))
+
+    def observe(self, records: Any) -> None:
+        """Learn from the records of a finished future (anything else teaches nothing)."""
+        if not isinstance(records, list):
+            return
+        for record in records:
+            if "seconds" in record:
+                name, seconds = record["function"], record["seconds"]
+                previous = self._seconds.get(name, seconds)
+                self._seconds[name] = 0.8 * previous + 0.2 * seconds
+
+
+class _Chunks:
+    """Consecutive tasks of one function drawn from a source, as many as the pace says.
+    A chunk is claimed when it is formed; tasks drawn past a change of function wait here
+    for the next chunk."""
+
+    def __init__(self, source: TaskSource, pace: _Pace) -> None:
+        self.source, self.pace = source, pace
+        self._ready: deque[Task] = deque()
+        self._last: TaskFunction | None = None
+
+    def next(self) -> list[Task]:
+        if not self._ready:
+            self._ready.extend(self.source(self.pace.jobs_per_future(self._last)))
+        if not self._ready:
+            return []
+        function = self._ready[0].function
+        size = self.pace.jobs_per_future(function)
+        if len(self._ready) < size:
+            self._ready.extend(self.source(size - len(self._ready)))
+        chunk: list[Task] = []
+        while self._ready and len(chunk) < size and self._ready[0].function is function:
+            chunk.append(self._ready.popleft())
+        self._last = function
+        return chunk
+
+
+def _name(function: TaskFunction | None) -> str:
+    return "" if function is None else f"{function.__module__}.{function.__qualname__}"
 
 
 def map_ordered(
@@ -183,34 +252,69 @@ def map_ordered(
 def execute(
     function: TaskFunction, payload: dict[str, Any], timeout_s: float | None = None
 ) -> dict[str, Any]:
-    """Run a task on a worker; the farm boundary where any exception becomes a record.
+    """Run one task on a worker: :func:`execute_chunk` of one payload."""
+    return execute_chunk(function, [payload], timeout_s)[0]
 
-    With ``timeout_s`` the function runs in a thread of its own, and a task still running
-    after that long comes back as a non-retryable "timed out" failure marked ``hung``.
+
+def execute_chunk(
+    function: TaskFunction, payloads: list[dict[str, Any]], timeout_s: float | None = None
+) -> list[dict[str, Any]]:
+    """Run tasks on a worker, one after the other; the farm boundary where any exception
+    becomes a record (with the task's worker time, ``seconds``).
+
+    With ``timeout_s`` the tasks run in a thread of their own, and a task still running
+    ``timeout_s`` after the previous one finished comes back as a non-retryable "timed out"
+    failure marked ``hung``; the tasks after it come back unstarted and retryable.
     """
     worker = _worker_name()
     if timeout_s is None:
-        return _record(function, payload, worker)
+        return [_record(function, payload, worker) for payload in payloads]
     box: list[dict[str, Any]] = []
-    thread = threading.Thread(target=lambda: box.append(_record(function, payload, worker)))
-    thread.daemon = True
+
+    def run() -> None:
+        for payload in payloads:
+            box.append(_record(function, payload, worker))
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    thread.join(timeout_s)
-    if box:
-        return box[0]
+    while thread.is_alive():
+        finished = len(box)
+        thread.join(timeout_s)
+        if thread.is_alive() and len(box) == finished:
+            break
+    if len(box) == len(payloads):
+        return box
     error = f"timed out after {timeout_s:g} s (the stage's timeout_s); its worker was restarted"
-    return {"error": error, "retryable": False, "worker": worker, "hung": True}
+    unstarted = "not started: an earlier task of its batch hung"
+    return [
+        *box,
+        {"error": error, "retryable": False, "worker": worker, "hung": True},
+        *(
+            {"error": unstarted, "retryable": True, "worker": worker}
+            for _ in payloads[len(box) + 1 :]
+        ),
+    ]
 
 
 def _record(function: TaskFunction, payload: dict[str, Any], worker: str) -> dict[str, Any]:
+    started = time.perf_counter()
     try:
-        return {"result": function(payload), "worker": worker}
+        record = {"result": function(payload), "worker": worker}
     except CalculationFailed as err:
-        return {"error": str(err), "retryable": False, "worker": worker}
+        record = {"error": str(err), "retryable": False, "worker": worker}
     except Exception as err:
         log.exception("task failed")
         text = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}"
-        return {"error": text, "retryable": True, "worker": worker}
+        record = {"error": text, "retryable": True, "worker": worker}
+    return record | {"seconds": time.perf_counter() - started, "function": _name(function)}
+
+
+def _outcomes(job_ids: list[int], records: Any) -> list[TaskOutcome]:
+    """The outcomes of a finished future's jobs: one record each, or one failure of the
+    future for all of them."""
+    if isinstance(records, list):
+        return [_outcome(job_id, record) for job_id, record in zip(job_ids, records, strict=True)]
+    return [_outcome(job_id, records) for job_id in job_ids]
 
 
 def _outcome(job_id: int, record: dict[str, Any] | tuple | BaseException) -> TaskOutcome:

@@ -36,14 +36,25 @@ def outcomes_of(client: Client, tasks: list[Task], window: int) -> dict[int, Tas
 
 def test_window_bounds_futures_and_every_task_comes_back() -> None:
     with make_cluster(ClusterSettings(workers=2)) as (client, _):
-        seen, sizes = [], []
+        seen = []
         tasks = (Task(i, square, {"x": i}) for i in range(30))
         for batch in run_tasks(client, task_source(tasks), 4):
             assert len(client.futures) <= 4
-            sizes.append(len(batch))
             seen.extend((outcome.job_id, outcome.result["square"]) for outcome in batch)
     assert sorted(seen) == [(i, i * i) for i in range(30)]
-    assert max(sizes) <= 4
+
+
+def test_millisecond_tasks_travel_several_to_a_future() -> None:
+    tasks = [Task(i, square, {"x": i}) for i in range(300)]
+    with make_cluster(ClusterSettings(workers=1)) as (client, _):
+        sizes, seen = [], {}
+        for batch in run_tasks(client, task_source(tasks), 2):
+            assert len(client.futures) <= 2
+            sizes.append(len(batch))
+            seen |= {outcome.job_id: outcome.result["square"] for outcome in batch}
+    assert seen == {i: i * i for i in range(300)}
+    assert sizes[0] == 1  # untimed: one job per future at first
+    assert max(sizes) > 2  # then many jobs in each of the two futures
 
 
 def test_failures_are_records_with_a_retry_verdict() -> None:
