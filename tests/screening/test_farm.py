@@ -53,7 +53,7 @@ def test_millisecond_tasks_travel_several_to_a_future() -> None:
             sizes.append(len(batch))
             seen |= {outcome.job_id: outcome.result["square"] for outcome in batch}
     assert seen == {i: i * i for i in range(300)}
-    assert sizes[0] == 1  # untimed: one job per future at first
+    assert sizes[0] <= 2  # untimed: one job in each of the two futures at first
     assert max(sizes) > 2  # then many jobs in each of the two futures
 
 
