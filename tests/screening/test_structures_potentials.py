@@ -7,7 +7,7 @@ from pymatgen.core import Lattice, Structure
 
 from screening.errors import PotentialError
 from screening.potentials import PotentialSpec, validate_spec, weights_sha256
-from screening.structures import content_hash
+from screening.structures import content_hash, density_g_cm3
 
 
 def _nacl() -> Structure:
@@ -28,6 +28,15 @@ def test_hash_sees_real_changes() -> None:
     swapped = Structure(Lattice.cubic(5.6), ["Na", "Br"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     strained = Structure(Lattice.cubic(5.61), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     assert len({reference, content_hash(moved), content_hash(swapped), content_hash(strained)}) == 4
+
+
+def test_density_matches_pymatgen_with_partial_occupancy() -> None:
+    ordered = Structure(Lattice.cubic(4.2), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    mixed = Structure(
+        Lattice.hexagonal(6.4, 6.1), [{"In": 0.5, "Y": 0.5}, "Br"], [[0, 0, 0], [1 / 3, 2 / 3, 0.5]]
+    )
+    for structure in (ordered, mixed):
+        assert density_g_cm3(structure) == pytest.approx(float(structure.density), rel=1e-6)
 
 
 @pytest.mark.parametrize(
