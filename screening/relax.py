@@ -71,14 +71,13 @@ def relax_structure(
         # errors of 1e-13: noise, not a problem, and it would flood the terminal.
         warnings.filterwarnings("ignore", "logm result may be inaccurate", RuntimeWarning)
         converged = bool(optimizer.run(fmax=settings.fmax, steps=settings.max_steps))
-    _check_sane(atoms, optimizer.nsteps, settings)
-    energy = float(atoms.get_potential_energy())
+    energy, largest_force = _check_sane(atoms, optimizer.nsteps, settings)
     relaxed = to_structure(_without_calculator(atoms))
     return RelaxResult(
         structure=relaxed,
         energy_ev=energy,
         energy_ev_atom=energy / len(atoms),
-        max_force_ev_ang=_max_force(atoms),
+        max_force_ev_ang=largest_force,
         steps=int(optimizer.nsteps),
         converged=converged,
         lattice=LatticeSummary.from_structure(relaxed),
@@ -86,12 +85,9 @@ def relax_structure(
     )
 
 
-def _max_force(atoms: Atoms) -> float:
-    return float(np.linalg.norm(atoms.get_forces(), axis=1).max())
-
-
-def _check_sane(atoms: Atoms, step: int, settings: RelaxSettings) -> None:
-    energy = atoms.get_potential_energy()
+def _check_sane(atoms: Atoms, step: int, settings: RelaxSettings) -> tuple[float, float]:
+    """The energy (eV) and largest atomic force (eV/Å), checked for NaN and explosion."""
+    energy = float(atoms.get_potential_energy())
     if not np.isfinite(energy):
         raise CalculationFailed(f"energy became {energy} at relaxation step {step}")
     forces = atoms.get_forces()
@@ -103,6 +99,7 @@ def _check_sane(atoms: Atoms, step: int, settings: RelaxSettings) -> None:
             f"forces exploded to {largest:.3g} eV/Å at relaxation step {step} "
             f"(limit {settings.max_force_ev_ang:g} eV/Å)"
         )
+    return energy, largest
 
 
 def _without_calculator(atoms: Atoms) -> Atoms:
