@@ -24,6 +24,7 @@ from distributed.deploy.cluster import Cluster
 from distributed.worker_memory import parse_memory_limit
 
 from screening.farm import (
+    DEBUG_LOG_CONFIG,
     MALLOC_ENVIRON,
     default_worker_count,
     local_torch_threads,
@@ -118,7 +119,11 @@ def make_cluster(
     """
     if not log.isEnabledFor(logging.INFO):  # keep Dask's start-up chatter off the terminal
         logging.getLogger("distributed").setLevel(logging.WARNING)
-    config = {"distributed.scheduler.allowed-failures": max(0, max_attempts - 1), **MALLOC_ENVIRON}
+    config = {
+        "distributed.scheduler.allowed-failures": max(0, max_attempts - 1),
+        **MALLOC_ENVIRON,
+        **DEBUG_LOG_CONFIG,
+    }
     with dask.config.set(config), ExitStack() as stack:
         if settings.backend == "address":
             # Connecting, and reconnecting to a scheduler that restarts: after this long

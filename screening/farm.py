@@ -44,6 +44,11 @@ MALLOC_ENVIRON = {
     "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(256 << 20),
 }
 
+# Dask keeps its last 1,000 messages per connection (and transitions, events) for debugging;
+# a message carrying 64 jobs' structures is ~100 kB, so the driver's memory grew with the jobs
+# done until those logs filled (benchmarks/README.md). Keep a short tail instead.
+DEBUG_LOG_CONFIG = {"distributed.admin.low-level-log-length": 50}
+
 
 @dataclass(frozen=True)
 class Task:
