@@ -1,15 +1,18 @@
 """Training on the farm: one Dask task per model, on a worker that may call a potential
 (``GPU=1`` on a GPU farm), its progress relayed to the caller as Dask events. The caller
-keeps everything else (evaluation, artifact store, the ``potential`` row)."""
+keeps everything else (evaluation, artifact store, the ``potential`` row). Workflows that
+also map tasks (SIS's MD and labelling) get them on the same cluster (:func:`farm_work`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +24,8 @@ from screening.progress import Progress, SilentProgress
 if TYPE_CHECKING:  # the trainers pull in torch and mace: imported when training
     from distributed import Client, Worker
 
-    from screening.clusters import FarmInfo
+    from screening.clusters import FarmInfo, Resources
+    from screening.enumeration import Payload, TaskFunction, TaskMap
     from screening.finetune import FineTuneResult, FineTuneSettings
     from screening.model_training import FarmOptions
 
@@ -44,19 +48,58 @@ class Trainer(Protocol):
     ) -> FineTuneResult: ...
 
 
+@dataclass(frozen=True)
+class TaskMaps:
+    """Where tasks run, each a ``map(function, payloads)`` with the results in order: ``mlip``
+    for tasks that call a potential (on a GPU worker of a GPU farm), ``other`` for the rest;
+    ``torch_threads`` is what a task's payload gives it. Builtin ``map``: in this process."""
+
+    mlip: TaskMap = map
+    other: TaskMap = map
+    torch_threads: int | None = None
+
+
 @contextmanager
-def trainer(farm: FarmOptions | None) -> Iterator[Trainer]:
-    """Where training runs: in this process without farm options, else one farm task per
-    model on a cluster that stays open while the context lasts."""
+def farm_work(farm: FarmOptions | None) -> Iterator[tuple[Trainer, TaskMaps]]:
+    """Where training and tasks run: in this process without farm options, else on one
+    cluster that stays open while the context lasts (one farm task per model and per task)."""
     if farm is None:
         from screening.finetune import finetune
 
-        yield finetune
+        yield finetune, TaskMaps()
         return
     from screening.clusters import ClusterSettings, make_cluster
 
     with make_cluster(ClusterSettings().overridden(farm.scheduler, farm.workers)) as farmed:
-        yield FarmTrainer(*farmed)
+        client, info = farmed
+        maps = TaskMaps(
+            functools.partial(map_gathered, client, info.mlip_resources),
+            functools.partial(map_gathered, client, None),
+            info.torch_threads,
+        )
+        yield FarmTrainer(client, info), maps
+
+
+@contextmanager
+def trainer(farm: FarmOptions | None) -> Iterator[Trainer]:
+    """Where training runs: the trainer of :func:`farm_work`."""
+    with farm_work(farm) as (train, _):
+        yield train
+
+
+def map_gathered(
+    client: Client,
+    resources: Resources | None,
+    function: TaskFunction,
+    payloads: Iterable[Payload],
+) -> list[Payload]:
+    """``map(function, payloads)`` as farm tasks that each request ``resources``, submitted
+    at once (for a few tasks); a task's exception is raised here, the others cancelled."""
+    futures = client.map(function, list(payloads), pure=False, resources=resources)
+    try:
+        return client.gather(futures)
+    finally:
+        client.cancel(futures)
 
 
 class FarmTrainer:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ase import Atoms
-from ase.calculators.calculator import Calculator
 from ase.io import read
 from pymatgen.core import Structure
 from sqlalchemy.orm import Session
@@ -37,7 +36,7 @@ from screening.datasets import (
     validate_frames,
 )
 from screening.evaluation import Evaluation, evaluate
-from screening.farm_training import Trainer, trainer
+from screening.farm_training import Trainer, farm_work, trainer
 from screening.labelling import atoms_payload, check_calculator, label_task
 from screening.md import MDSettings
 from screening.potentials import PotentialSpec, default_device, load_calculator
@@ -61,7 +60,7 @@ from screening.training_store import (
 
 if TYPE_CHECKING:  # the trainers pull in torch and mace: imported when training
     from screening.finetune import FineTuneResult, FineTuneSettings
-    from screening.sis import SISGeneration, SISSettings
+    from screening.sis import Reference, SISGeneration, SISSettings
 
 
 @dataclass(frozen=True)
@@ -353,12 +352,12 @@ def learning_curve(
 @dataclass(frozen=True)
 class SisRun:
     """What a recorded SIS run needs besides the database: the starting model (spec or name),
-    the reference calculator and its label, the structures, and the settings of MD, of the
-    loop and of each fine-tuning."""
+    the reference calculator, the structures, and the settings of MD, of the loop and of each
+    fine-tuning."""
 
     name: str
     model: str
-    reference: Calculator
+    reference: Reference
     structures: Sequence[Structure]
     md: MDSettings
     sis: SISSettings
@@ -378,7 +377,8 @@ def run_sis_recorded(
     as it happens: each generation's labelled frames join the dataset, each fine-tuned model
     (``NAME-g1``, ``NAME-g2``, ...) is stored and registered with the previous one as its
     parent, and each generation is a ``sis_generation`` row, committed one by one. With
-    ``farm``, each fine-tuning is a farm task (:func:`trainer`); MD and labelling run here."""
+    ``farm``, MD, labelling and each fine-tuning are farm tasks on one cluster
+    (:func:`screening.farm_training.farm_work`); the database work stays here."""
     from screening.sis import run_sis
 
     if run_generations(session, run.name):
@@ -445,7 +445,7 @@ def run_sis_recorded(
         )
         session.commit()
 
-    with _workdir(workdir, shared=farm is not None) as directory, trainer(farm) as train:
+    with _workdir(workdir, shared=farm is not None) as directory, farm_work(farm) as (train, tasks):
         run_sis(
             str(spec),
             run.reference,
@@ -456,5 +456,6 @@ def run_sis_recorded(
             directory,
             progress,
             record,
+            tasks,
         )
     return run_generations(session, run.name)

@@ -671,8 +671,8 @@ def sis_command(
     """Stability-indicated sampling: MD with the model until it fails, frames from before the
     catastrophic point labelled with the reference, merged into the dataset, fine-tune, and
     again, until MD survives or the generation cap; every generation is recorded. With
-    --scheduler or --workers each fine-tuning is a farm task (work directory on a shared
-    filesystem); MD and labelling run here."""
+    --scheduler or --workers the MD runs, the labelling and each fine-tuning are farm tasks
+    (work directory on a shared filesystem); the database work stays here."""
     with user_errors():
         from ase.io import read
         from sqlalchemy import select
@@ -680,11 +680,11 @@ def sis_command(
         from db.artifacts import ArtifactStore, default_artifact_root
         from db.models import Potential
         from screening.datasets import DatasetError
-        from screening.labelling import check_calculator, reference_calculator
+        from screening.labelling import check_calculator
         from screening.md import MDSettings, StabilityCriteria
         from screening.model_training import SisRun, run_sis_recorded
         from screening.progress_bar import RichProgress
-        from screening.sis import SISSettings
+        from screening.sis import Reference, SISSettings
         from screening.structures import to_structure
 
         options = _json_object(reference_options, "--reference-options")
@@ -702,7 +702,7 @@ def sis_command(
         run = SisRun(
             name=name,
             model=model,
-            reference=reference_calculator(reference, options, Path(workdir or ".") / "reference"),
+            reference=Reference(reference, options),
             structures=[to_structure(read(path)) for path in structures],
             md=MDSettings(
                 temperature_k=temperatures[0],

@@ -11,17 +11,20 @@ merges them into its data and fine-tunes M_(i+1) from M_i at the learning rate d
 ``lr_decay`` per generation. The loop stops when every run survives the target length, or
 after ``max_generations`` generations.
 
-Pure library code: the model is a potential spec, the reference an ASE calculator, and the
-fine-tuning a callable (:func:`dataset_finetune` for an in-memory dataset).
+Pure library code: the model is a potential spec, the reference a :class:`Reference` (built
+where it labels), and the fine-tuning a callable (:func:`dataset_finetune` for an in-memory
+dataset). MD and labelling are tasks on plain data (:func:`sis_md_task`,
+:func:`sis_reference_md_task`, :func:`sis_label_task`) mapped by a
+:class:`screening.farm_training.TaskMaps`: in this process, or on the farm.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from ase import Atoms
@@ -30,11 +33,16 @@ from pymatgen.core import Structure
 
 from screening.datasets import SplitFractions, make_frame, split_of
 from screening.errors import PotentialError
+from screening.farm_training import TaskMaps
 from screening.finetune import FineTuneSettings, finetune
+from screening.labelling import ASE_PREFIX, reference_calculator
 from screening.md import MDResult, MDSettings, run_md
-from screening.potentials import PotentialSpec, default_device, load_calculator
+from screening.potentials import calculator_for_task
 from screening.progress import Progress, SilentProgress
 from screening.structures import to_structure
+
+if TYPE_CHECKING:
+    from screening.enumeration import Payload
 
 
 class FineTuneStep(Protocol):
@@ -43,6 +51,21 @@ class FineTuneStep(Protocol):
     def __call__(
         self, base_spec: str, frames: Sequence[Atoms], learning_rate: float, workdir: Path
     ) -> str: ...
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference calculator by name, built where it labels
+    (:func:`screening.labelling.reference_calculator`): a potential spec, or
+    ``ase:MODULE.CLASS`` with its keyword ``options``."""
+
+    spec: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mlip(self) -> bool:
+        """A potential (its tasks ask for a GPU worker on a GPU farm), not a file-based code."""
+        return not self.spec.startswith(ASE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -93,7 +116,7 @@ class SISGeneration:
 
 def run_sis(
     model_spec: str,
-    reference: Calculator,
+    reference: Reference,
     structures: Sequence[Structure],
     md: MDSettings,
     settings: SISSettings,
@@ -101,19 +124,22 @@ def run_sis(
     workdir: Path,
     progress: Progress | None = None,
     on_generation: Callable[[SISGeneration], None] | None = None,
+    tasks: TaskMaps | None = None,
 ) -> list[SISGeneration]:
     """Run generations until MD survives or the cap; every generation is returned (and given
-    to ``on_generation`` as it completes). The fine-tuning of generation i works in
-    ``workdir / f"generation-{i}"``."""
+    to ``on_generation`` as it completes). MD and labelling run as ``tasks`` maps them
+    (default: in this process); the fine-tuning of generation i works in
+    ``workdir / f"generation-{i}"``, an ``ase:`` reference in ``workdir / f"reference-{i}"``."""
     if not structures:
         raise PotentialError("SIS needs at least one structure")
+    tasks = tasks or TaskMaps()
     progress = progress or SilentProgress()
     progress.start("sis", settings.max_generations)
     history: list[SISGeneration] = []
     for index in range(settings.max_generations):
         windows = settings.temperature_windows
         window = windows[min(index, len(windows) - 1)]
-        runs = _run_md(model_spec, structures, md, settings, window)
+        runs = _run_md(model_spec, structures, md, settings, window, tasks)
         failed = [(result, at_t) for result, at_t in runs if not result.stable]
         step = time_ps = reason = next_spec = rate = None
         frames: list[Atoms] = []
@@ -121,7 +147,8 @@ def run_sis(
             first, first_md = min(failed, key=lambda pair: pair[0].catastrophic_step or 0)
             step, reason = first.catastrophic_step, first.instability_reason
             time_ps = _time_ps(step or 0, first_md)
-            frames = _label_failures(failed, reference, settings, index)
+            directory = workdir / f"reference-{index}"
+            frames = _label_failures(failed, reference, settings, index, directory, tasks)
             if frames and index < settings.max_generations - 1:
                 rate = settings.learning_rate * settings.lr_decay**index
                 next_spec = finetune_fn(model_spec, frames, rate, workdir / f"generation-{index}")
@@ -155,21 +182,34 @@ def _run_md(
     md: MDSettings,
     settings: SISSettings,
     window: tuple[float, float],
+    tasks: TaskMaps,
 ) -> list[tuple[MDResult, MDSettings]]:
     """MD with the model on every structure at every target temperature, for the target
-    length, under this generation's temperature window."""
-    calculator = load_calculator(
-        PotentialSpec.parse(model_spec), default_device(), need_stress=False
-    )
+    length, under this generation's temperature window: one task per run."""
     base = replace(
         md, steps=settings.target_steps, stability=replace(md.stability, temperature_window=window)
     )
-    runs = []
-    for structure in structures:
-        for temperature in settings.temperatures_k or (md.temperature_k,):
-            at_t = replace(base, temperature_k=temperature)
-            runs.append((run_md(structure, calculator, at_t), at_t))
-    return runs
+    payloads = [
+        {
+            "spec": model_spec,
+            "structure": structure,
+            "md": replace(base, temperature_k=temperature),
+            "torch_threads": tasks.torch_threads,
+        }
+        for structure in structures
+        for temperature in settings.temperatures_k or (md.temperature_k,)
+    ]
+    results = tasks.mlip(sis_md_task, payloads)
+    return [(out["result"], payload["md"]) for payload, out in zip(payloads, results, strict=True)]
+
+
+def sis_md_task(payload: Payload) -> Payload:
+    """One MD run with the model (a task): ``spec``, ``structure``, ``md`` (its settings) and
+    ``torch_threads`` give ``result``, the :class:`MDResult`."""
+    calculator, _ = calculator_for_task(
+        payload["spec"], payload["torch_threads"], need_stress=False
+    )
+    return {"result": run_md(payload["structure"], calculator, payload["md"])}
 
 
 def label(atoms: Atoms, reference: Calculator, source: str = "") -> Atoms:
@@ -215,21 +255,83 @@ def _time_ps(step: int, settings: MDSettings) -> float:
 
 def _label_failures(
     failed: list[tuple[MDResult, MDSettings]],
-    reference: Calculator,
+    reference: Reference,
     settings: SISSettings,
     index: int,
+    directory: Path,
+    tasks: TaskMaps,
 ) -> list[Atoms]:
     """Reference-labelled frames from the window before each run's catastrophic point, the
-    frames of a generation shared out evenly among its failed runs."""
+    frames of a generation shared out evenly among its failed runs: a task per reference MD
+    and per frame, each working in a directory of its own under ``directory``."""
     share = max(1, settings.frames_per_generation // len(failed))
-    frames = []
-    for result, md in failed:
-        configurations = _before_failure(result, md, settings.window_ps)
-        if configurations and settings.reference_md_steps:
-            configurations = _reference_md(configurations[0], reference, md, settings, share)
-        source = f"sis generation {index}"
-        frames += [label(atoms, reference, source) for atoms in _spread(configurations, share)]
-    return frames[: settings.frames_per_generation]
+    map_reference = tasks.mlip if reference.mlip else tasks.other
+    windows = [(_before_failure(result, md, settings.window_ps), md) for result, md in failed]
+    per_run = [configurations for configurations, _ in windows]
+    if settings.reference_md_steps:
+        payloads = [
+            {
+                **_reference_payload(reference, directory / f"md-{i}", tasks),
+                "start": configurations[0],
+                "md": md,
+                "settings": settings,
+                "count": share,
+            }
+            for i, (configurations, md) in enumerate(windows)
+            if configurations
+        ]
+        results = map_reference(sis_reference_md_task, payloads)
+        per_run = [out["configurations"] for out in results]
+    chosen = [atoms for configurations in per_run for atoms in _spread(configurations, share)]
+    payloads = [
+        {
+            **_reference_payload(reference, directory / f"frame-{i}", tasks),
+            "atoms": atoms,
+            "source": f"sis generation {index}",
+        }
+        for i, atoms in enumerate(chosen[: settings.frames_per_generation])
+    ]
+    return [out["frame"] for out in map_reference(sis_label_task, payloads)]
+
+
+def _reference_payload(reference: Reference, directory: Path, tasks: TaskMaps) -> Payload:
+    """What a reference task needs to build the reference, as in
+    :func:`screening.labelling.label_task`."""
+    return {
+        "calculator": reference.spec,
+        "options": reference.options,
+        "directory": str(directory.resolve()),
+        "torch_threads": tasks.torch_threads,
+    }
+
+
+def _reference_of(payload: Payload) -> Calculator:
+    """The reference a task's payload names (:func:`_reference_payload`)."""
+    return reference_calculator(
+        payload["calculator"],
+        payload["options"],
+        Path(payload["directory"]),
+        payload["torch_threads"],
+    )
+
+
+def sis_reference_md_task(payload: Payload) -> Payload:
+    """A short reference MD (a task): from ``start`` under ``md`` and SIS ``settings``,
+    ``count`` configurations; the reference as :func:`_reference_payload` gives it."""
+    configurations = _reference_md(
+        payload["start"],
+        _reference_of(payload),
+        payload["md"],
+        payload["settings"],
+        payload["count"],
+    )
+    return {"configurations": configurations}
+
+
+def sis_label_task(payload: Payload) -> Payload:
+    """The frame of ``atoms`` labelled by the reference (a task, :func:`label`) with its
+    ``source``; the reference as :func:`_reference_payload` gives it."""
+    return {"frame": label(payload["atoms"], _reference_of(payload), payload["source"])}
 
 
 def _before_failure(result: MDResult, md: MDSettings, window_ps: float) -> list[Atoms]:

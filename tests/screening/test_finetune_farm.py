@@ -1,6 +1,6 @@
 """Fine-tuning on the farm (``--scheduler``): CHGNet trained as one task on a worker of a real
 Dask cluster, its epochs relayed to the command's progress bar, and the model it wrote read
-back and registered by the command; SIS with each fine-tuning farmed out."""
+back and registered by the command; SIS with its MD, labelling and fine-tuning farmed out."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from ase.io import write
-from distributed import Client
+from dask.utils import key_split
+from distributed import Client, get_task_stream
 from sqlalchemy import select
 from training_frames import emt_frames
 from typer.testing import CliRunner
@@ -87,7 +88,7 @@ def test_sis_fine_tunes_on_the_farm_and_stops_md_at_min_distance(
 ) -> None:
     """At 1100 K, Cu-Au atoms come within 2.4 Å of each other in 0.1 ps: with
     ``--min-distance 2.4`` that is the catastrophic point, and SIS fine-tunes CHGNet on the
-    frames from before it as a farm task."""
+    frames from before it. MD, reference MD, labelling and fine-tuning are all farm tasks."""
     url = f"sqlite:///{tmp_path / 'sis.db'}"
     seed = tmp_path / "seed.extxyz"
     write(seed, emt_frames(8, seed=21, rattle=0.05), format="extxyz")
@@ -95,22 +96,35 @@ def test_sis_fine_tunes_on_the_farm_and_stops_md_at_min_distance(
     structure = tmp_path / "cell.extxyz"
     write(structure, emt_frames(1, seed=3, rattle=0.0)[0].repeat((2, 1, 1)), format="extxyz")
 
-    _cli(
-        "potential", "sis", "--model", "chgnet", "--reference", "emt", "--dataset", "s",
-        "--structure", str(structure), "--name", "close", "--temperature", "1100",
-        "--steps", "300", "--equilibration-steps", "0", "--mobile-species", "Au",
-        "--generations", "2", "--frames", "4", "--window-ps", "0.1", "--min-distance", "2.4",
-        "--epochs", "1", "--scheduler", farm_address, "--workdir", str(tmp_path / "work"),
-        "--artifacts", str(tmp_path / "artifacts"), "-d", url,
-    )  # fmt: skip
+    with Client(farm_address) as client, get_task_stream(client) as stream:
+        _cli(
+            "potential", "sis", "--model", "chgnet", "--reference", "emt", "--dataset", "s",
+            "--structure", str(structure), "--name", "close", "--temperature", "1100",
+            "--steps", "300", "--equilibration-steps", "0", "--mobile-species", "Au",
+            "--generations", "2", "--frames", "4", "--window-ps", "0.1", "--min-distance", "2.4",
+            "--reference-md-steps", "4", "--epochs", "1", "--scheduler", farm_address,
+            "--workdir", str(tmp_path / "work"), "--artifacts", str(tmp_path / "artifacts"),
+            "-d", url,
+        )  # fmt: skip
 
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
-        first = session.scalars(select(SisGeneration).where(SisGeneration.generation == 0)).one()
+        generations = session.scalars(select(SisGeneration)).all()
+        first = next(g for g in generations if g.generation == 0)
         g1 = session.get_one(Potential, first.next_model_id)
     engine.dispose()
     assert first.reason is not None and "(limit 2.4 Å)" in first.reason, first.reason
     assert g1.name == "close-g1" and first.frames_added >= 1
     assert g1.weights_sha256 == _sha256(Path(PotentialSpec.parse(g1.spec).argument))
     trained_on = json.loads(g1.hyperparameters_json)["trained_on"]
-    assert _on_workers(farm_address, os.getpid)[trained_on] != os.getpid()
+    pids = _on_workers(farm_address, os.getpid)
+    assert pids[trained_on] != os.getpid()
+    # every MD run and every labelled frame was a task on a worker, not in this process
+    ran_on: dict[str, list[str]] = {}
+    for task in stream.data:
+        ran_on.setdefault(key_split(task["key"]), []).append(task["worker"])
+    assert len(ran_on["sis_md_task"]) == sum(g.runs for g in generations) >= 2
+    assert 1 <= len(ran_on["sis_reference_md_task"]) <= sum(g.unstable_runs for g in generations)
+    assert len(ran_on["sis_label_task"]) == sum(g.frames_added for g in generations)
+    assert ran_on["finetune"] == [trained_on]
+    assert all(pids[worker] != os.getpid() for workers in ran_on.values() for worker in workers)

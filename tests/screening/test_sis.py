@@ -17,7 +17,7 @@ from screening.evaluation import evaluate
 from screening.finetune import FineTuneSettings, MACEArchitecture, train_mace
 from screening.md import MDSettings, StabilityCriteria
 from screening.potentials import PotentialSpec, load_calculator
-from screening.sis import SISSettings, dataset_finetune, label, run_sis
+from screening.sis import Reference, SISSettings, dataset_finetune, label, run_sis
 from screening.structures import to_structure
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -73,7 +73,8 @@ def test_the_loop_runs_generations_until_the_cap(tmp_path: Path) -> None:
         calls.append((base, len(frames), rate, workdir))
         return "emt"
 
-    history = run_sis("emt", EMT(), [to_structure(rattled)], md, settings, finetune_fn, tmp_path)
+    structures = [to_structure(rattled)]
+    history = run_sis("emt", Reference("emt"), structures, md, settings, finetune_fn, tmp_path)
     assert [g.index for g in history] == [0, 1, 2]
     assert [g.temperature_window for g in history] == [(0.25, 4.0), (0.5, 1.5), (0.5, 1.5)]
     assert all(not g.survived and "left the window" in g.reason for g in history)
@@ -91,6 +92,38 @@ def test_the_loop_runs_generations_until_the_cap(tmp_path: Path) -> None:
     expected.calc = EMT()
     assert frame.get_potential_energy() == pytest.approx(expected.get_potential_energy())
     assert frame.info["source"] == "sis generation 0"
+
+
+def test_an_ase_reference_is_built_fresh_for_each_task_in_a_directory_of_its_own(
+    tmp_path: Path,
+) -> None:
+    rattled = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    rattled.rattle(0.25, seed=1)
+    md = MDSettings(temperature_k=50, equilibration_steps=0, sample_every=2, mobile_species="Cu")
+    settings = SISSettings(
+        max_generations=1,
+        target_steps=200,
+        window_ps=0.05,
+        frames_per_generation=3,
+        reference_md_steps=8,
+    )
+    reference = Reference("ase:ase.calculators.emt.EMT")
+    assert not reference.mlip and Reference("emt").mlip
+
+    def no_finetune(base: str, frames: Sequence[Atoms], rate: float, workdir: Path) -> str:
+        raise AssertionError("the last generation trains no model")
+
+    [generation] = run_sis(
+        "emt", reference, [to_structure(rattled)], md, settings, no_finetune, tmp_path
+    )
+    assert not generation.survived and len(generation.frames_added) == 3
+    work = tmp_path / "reference-0"
+    assert sorted(p.name for p in work.iterdir()) == ["frame-0", "frame-1", "frame-2", "md-0"]
+    for frame in generation.frames_added:
+        expected = frame.copy()
+        expected.calc = EMT()
+        assert frame.get_potential_energy() == pytest.approx(expected.get_potential_energy())
+        assert frame.info["functional"] == "emt"
 
 
 def test_settings_are_checked() -> None:
@@ -140,7 +173,8 @@ def test_sis_repairs_a_poor_model_until_md_survives(tmp_path: Path) -> None:
     # Short fine-tunes: small batches, energies weighted like forces (see test_finetune).
     tuning = FineTuneSettings(epochs=10, batch_size=2, energy_weight=100.0)
     step = dataset_finetune(train, valid, tuning)
-    history = run_sis(poor.spec, EMT(), [to_structure(_cu3au())], md, settings, step, tmp_path)
+    structures = [to_structure(_cu3au())]
+    history = run_sis(poor.spec, Reference("emt"), structures, md, settings, step, tmp_path)
 
     first, last = history[0], history[-1]
     assert not first.survived and first.model_spec == poor.spec
