@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import threadpoolctl
 from ase.calculators.calculator import Calculator
 
 from screening.errors import PotentialError
@@ -132,6 +133,7 @@ def load_calculator(spec: PotentialSpec, device: str, need_stress: bool = True) 
     loading goes to the log, not to the terminal.
     """
     log.info("loading potential %s on %s", spec, device)
+    _single_threaded_blas()
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter):
         calculator = _build_calculator(spec, device, need_stress)
@@ -204,6 +206,18 @@ def calculator_for_task(
         _set_torch_threads(torch_threads)
     device = default_device()
     return load_calculator(PotentialSpec.parse(spec_text), device, need_stress), device
+
+
+@functools.cache
+def _single_threaded_blas() -> None:
+    """numpy's BLAS on one thread in a process that calls a potential: its OpenBLAS threads
+    spin between calls and took half of CHGNet's speed from torch's threads (a relaxation
+    ran 2x faster with them limited, benchmarks/README.md). Dask's workers already start so;
+    this covers the potential run in the calling process. The limit holds for the BLAS
+    libraries loaded when it is set, so scipy's own OpenBLAS (the cell filter's matrix
+    exponentials) is loaded first."""
+    importlib.import_module("scipy.linalg")
+    threadpoolctl.threadpool_limits(1, user_api="blas")
 
 
 @functools.cache

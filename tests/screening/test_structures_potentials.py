@@ -106,3 +106,28 @@ def test_chgnet_without_stress_gives_the_same_energy_and_forces_and_stress_on_re
     assert e_lean == pytest.approx(e_full, abs=1e-6)
     np.testing.assert_allclose(f_lean, f_full, atol=1e-6)
     np.testing.assert_allclose(s_lean, s_full, atol=1e-6)
+
+
+def test_loading_a_potential_keeps_numpy_blas_to_one_thread() -> None:
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import numpy, scipy.linalg\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from screening.potentials import PotentialSpec, load_calculator\n"
+        "def blas():\n"
+        "    return [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "before = blas()\n"
+        "load_calculator(PotentialSpec.parse('emt'), 'cpu')\n"
+        "print(min(before), max(blas()))\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], env=environ, capture_output=True, text=True, check=True
+    )
+    before, after = map(int, shown.stdout.split())
+    if before == 1:
+        pytest.skip("BLAS starts on one thread here (one core): nothing to limit")
+    assert after == 1
