@@ -1,9 +1,11 @@
 """Worker speed under each memory allocator and thread setting: MD steps/s of a potential
 on growing cells, each configuration in a fresh process (benchmarks/md_throughput.py).
 
-Allocators: glibc with the farm's thresholds (what local workers get), and jemalloc through
-LD_PRELOAD where the library is installed (tcmalloc is not installed on this machine).
-Run: .venv/bin/python benchmarks/worker_allocator.py [--potential chgnet] [--steps 30]
+Allocators: glibc with the farm's thresholds (what local workers get), and jemalloc and
+tcmalloc through LD_PRELOAD where the libraries are installed (Debian: libjemalloc2,
+libtcmalloc-minimal4). For MACE without downloadable weights, build a stand-in of the
+MACE-MP medium architecture with benchmarks/mace_medium_random.py and pass mace:PATH.
+Run: .venv/bin/python benchmarks/worker_allocator.py [--potential chgnet|mace:PATH] [--steps 30]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 FARM_MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(256 << 20), "MALLOC_MMAP_THRESHOLD_": str(256 << 20)}
 PRELOADS = {
     "jemalloc": "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
-    "tcmalloc": "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4",
+    "tcmalloc": "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
 }
 
 
