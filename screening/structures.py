@@ -76,6 +76,6 @@ class LatticeSummary:
 
 
 def density_g_cm3(structure: Structure) -> float:
-    """Mass density in g/cm^3 from plain arrays (pymatgen's unit-aware path costs ~1 ms)."""
+    """Mass density in g/cm^3 from the sites' masses (pymatgen's unit-aware path costs ~1 ms)."""
     masses = sum(site.species.weight for site in structure)
     return float(masses) * G_CM3_PER_AMU_ANG3 / structure.lattice.volume
