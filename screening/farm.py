@@ -229,17 +229,21 @@ def _name(function: TaskFunction | None) -> str:
 
 
 def map_ordered(
-    client: Client, function: TaskFunction, payloads: Iterable[dict[str, Any]], window: int
+    client: Client,
+    function: TaskFunction,
+    payloads: Iterable[dict[str, Any]],
+    window: int,
+    resources: dict[str, float] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """``map(function, payloads)`` on the workers: results in the order of the payloads,
-    at most ``window`` futures in flight. A task's exception is raised here, and the
-    tasks still in flight are cancelled."""
+    at most ``window`` futures in flight, each task asking for ``resources``. A task's
+    exception is raised here, and the tasks still in flight are cancelled."""
     pending = iter(payloads)
     in_flight: deque[Any] = deque()
 
     def submit_next() -> None:
         for payload in itertools.islice(pending, 1):
-            in_flight.append(client.submit(function, payload, pure=False))
+            in_flight.append(client.submit(function, payload, pure=False, resources=resources))
 
     try:
         for _ in range(window):

@@ -10,7 +10,7 @@ import functools
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +24,8 @@ from screening.progress import Progress, SilentProgress
 if TYPE_CHECKING:  # the trainers pull in torch and mace: imported when training
     from distributed import Client, Worker
 
-    from screening.clusters import FarmInfo, Resources
-    from screening.enumeration import Payload, TaskFunction, TaskMap
+    from screening.clusters import FarmInfo
+    from screening.enumeration import TaskMap
     from screening.finetune import FineTuneResult, FineTuneSettings
     from screening.model_training import FarmOptions
 
@@ -69,12 +69,14 @@ def farm_work(farm: FarmOptions | None) -> Iterator[tuple[Trainer, TaskMaps]]:
         yield finetune, TaskMaps()
         return
     from screening.clusters import ClusterSettings, make_cluster
+    from screening.farm import map_ordered
 
     with make_cluster(ClusterSettings().overridden(farm.scheduler, farm.workers)) as farmed:
         client, info = farmed
+        window = max(8, 4 * info.workers)
         maps = TaskMaps(
-            functools.partial(map_gathered, client, info.mlip_resources),
-            functools.partial(map_gathered, client, None),
+            functools.partial(map_ordered, client, window=window, resources=info.mlip_resources),
+            functools.partial(map_ordered, client, window=window),
             info.torch_threads,
         )
         yield FarmTrainer(client, info), maps
@@ -85,21 +87,6 @@ def trainer(farm: FarmOptions | None) -> Iterator[Trainer]:
     """Where training runs: the trainer of :func:`farm_work`."""
     with farm_work(farm) as (train, _):
         yield train
-
-
-def map_gathered(
-    client: Client,
-    resources: Resources | None,
-    function: TaskFunction,
-    payloads: Iterable[Payload],
-) -> list[Payload]:
-    """``map(function, payloads)`` as farm tasks that each request ``resources``, submitted
-    at once (for a few tasks); a task's exception is raised here, the others cancelled."""
-    futures = client.map(function, list(payloads), pure=False, resources=resources)
-    try:
-        return client.gather(futures)
-    finally:
-        client.cancel(futures)
 
 
 class FarmTrainer:
