@@ -23,9 +23,15 @@ from screening.potentials import PotentialSpec, calculator_for_task
 ASE_PREFIX = "ase:"
 
 
+def is_potential(spec: str) -> bool:
+    """A potential spec (its labelling asks for a GPU worker on a GPU farm), not an
+    ``ase:MODULE.CLASS`` file-based code."""
+    return not spec.startswith(ASE_PREFIX)
+
+
 def check_calculator(spec: str, options: dict[str, Any]) -> None:
     """Refuse, before any work, a calculator that cannot be built from ``spec``."""
-    if spec.startswith(ASE_PREFIX):
+    if not is_potential(spec):
         _calculator_class(spec)
     else:
         PotentialSpec.parse(spec)
@@ -49,7 +55,7 @@ def reference_calculator(
     spec: str, options: dict[str, Any], directory: Path, torch_threads: int | None = None
 ) -> Calculator:
     """A new ``ase:`` calculator working in ``directory``, or the cached potential of a spec."""
-    if spec.startswith(ASE_PREFIX):
+    if not is_potential(spec):
         directory.mkdir(parents=True, exist_ok=True)
         return _calculator_class(spec)(**{"directory": str(directory), **options})
     calculator, _ = calculator_for_task(spec, torch_threads)

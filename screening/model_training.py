@@ -37,7 +37,7 @@ from screening.datasets import (
 )
 from screening.evaluation import Evaluation, evaluate
 from screening.farm_training import Trainer, farm_work, trainer
-from screening.labelling import atoms_payload, check_calculator, label_task
+from screening.labelling import atoms_payload, check_calculator, is_potential, label_task
 from screening.md import MDSettings
 from screening.potentials import PotentialSpec, default_device, load_calculator
 from screening.progress import Progress
@@ -158,7 +158,8 @@ def label_structures(
             }
             for index, atoms in enumerate(structures)
         )
-        results = map_ordered(client, task, payloads, max(8, 4 * info.workers))
+        resources = info.mlip_resources if is_potential(calculator) else None
+        results = map_ordered(client, task, payloads, max(8, 4 * info.workers), resources)
         for atoms, record in zip(structures, results, strict=True):
             source = f"label {calculator}: {atoms.info.get('source', '')}"
             if "error" in record:

@@ -35,7 +35,7 @@ from screening.datasets import SplitFractions, make_frame, split_of
 from screening.errors import PotentialError
 from screening.farm_training import TaskMaps
 from screening.finetune import FineTuneSettings, finetune
-from screening.labelling import ASE_PREFIX, reference_calculator
+from screening.labelling import is_potential, reference_calculator
 from screening.md import MDResult, MDSettings, run_md
 from screening.potentials import calculator_for_task
 from screening.progress import Progress, SilentProgress
@@ -65,7 +65,7 @@ class Reference:
     @property
     def mlip(self) -> bool:
         """A potential (its tasks ask for a GPU worker on a GPU farm), not a file-based code."""
-        return not self.spec.startswith(ASE_PREFIX)
+        return is_potential(self.spec)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pytest
 from ase import Atoms
 from ase.calculators.emt import EMT
 from ase.io import write
+from distributed import get_task_stream
 from sqlalchemy import func, select
 from training_frames import emt_frames
 from typer.testing import CliRunner
@@ -30,6 +31,7 @@ from db.models import (
     SisGeneration,
 )
 from screening.cli import app
+from screening.clusters import ClusterSettings, make_cluster
 from screening.datasets import labels
 from screening.evaluation import evaluate
 from screening.finetune import FineTuneSettings, MACEArchitecture, train_mace
@@ -113,6 +115,24 @@ def test_label_on_the_farm_with_a_potential_or_an_ase_class(
     )  # fmt: skip
     assert bad.exit_code == 2
     assert "no class 'Nope' in module 'ase.calculators.nope'" in bad.output
+
+
+def test_labelling_by_a_potential_waits_for_the_gpu_worker(tmp_path: Path) -> None:
+    structures = tmp_path / "structures.extxyz"
+    write(structures, _unlabelled(emt_frames(6, seed=8)), format="extxyz")
+    url = f"sqlite:///{tmp_path / 'label.db'}"
+    with (
+        make_cluster(ClusterSettings(workers=2, local_gpus=1)) as (client, _),
+        get_task_stream(client) as stream,
+    ):
+        ran = _cli(
+            "data", "label", str(structures), "--calculator", "emt", "--dataset", "lab",
+            "--scheduler", client.scheduler.address, "-d", url,
+        )  # fmt: skip
+        names = {address: w["name"] for address, w in client.scheduler_info()["workers"].items()}
+    assert ran.exit_code == 0, ran.output
+    assert len(stream.data) == 6  # one task per frame
+    assert {names[task["worker"]] for task in stream.data} == {"gpu-0"}
 
 
 @pytest.mark.postgres
