@@ -150,6 +150,10 @@ def _build_calculator(spec: PotentialSpec, device: str, need_stress: bool) -> Ca
     if spec.family in ("chgnet", "chgnet-file"):
         # CHGNet converts a grad-tracking tensor to a float on every call; harmless here.
         warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
+        # It also converts the Atoms to a pymatgen Structure, which warns about constraints it
+        # drops (the MD integrators' FixCom, the relaxation's cell filter): the energy, forces
+        # and stress it returns do not depend on them.
+        warnings.filterwarnings("ignore", message="Only FixAtoms and FixCartesian is supported")
         model_mod = _import("chgnet.model", "chgnet")
         if spec.family == "chgnet-file":
             model = model_mod.CHGNet.from_file(str(weights_path(spec)))
