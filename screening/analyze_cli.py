@@ -72,6 +72,18 @@ HopLengthOption = Annotated[
 FitStartOption = Annotated[
     float, typer.Option("--fit-min-start-ps", help="Earliest start of the MSD fit window (ps).")
 ]
+FitSlopeOption = Annotated[
+    float,
+    typer.Option(
+        "--fit-slope-min",
+        min=0.0,
+        max=1.0,
+        min_open=True,
+        max_open=True,
+        help="Lowest log-log slope of the MSD accepted in the fit window (a short run's MSD "
+        "sits on its cage plateau: slope 1 - plateau/MSD).",
+    ),
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object (units in the keys).")
 ]
@@ -136,6 +148,7 @@ def diffusion(
     charge: ChargeOption = 1,
     hop_length: HopLengthOption = 2.5,
     fit_min_start_ps: FitStartOption = 2.0,
+    fit_slope_min: FitSlopeOption = 0.8,
     lammps_types: LammpsTypesOption = None,
     as_json: JsonOption = False,
     plot: PlotOption = None,
@@ -153,7 +166,7 @@ def diffusion(
             species,
             charge=charge,
             hop_length_ang=hop_length,
-            rule=FitWindowRule(min_start_ps=fit_min_start_ps),
+            rule=FitWindowRule(min_start_ps=fit_min_start_ps, slope_min=fit_slope_min),
         )
         if plot is not None:
             from screening.analysis_plots import plot_diffusion

@@ -306,6 +306,9 @@ class MdSpec(_Strict):
     fit_min_start_ps: PositiveFloat = Field(
         2.0, description="ps; the diffusive fit window never starts earlier"
     )
+    fit_slope_min: float = Field(
+        0.8, gt=0.0, lt=1.0, description="lowest log-log MSD slope the fit window accepts"
+    )
     compositions: list[str] = Field(
         default_factory=list, description="reduced formulas to run MD on; empty: all"
     )

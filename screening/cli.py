@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from screening.analyze_cli import (
+    FitSlopeOption,
     FitStartOption,
     HopLengthOption,
     LammpsTypesOption,
@@ -366,6 +367,7 @@ def import_md(
     lammps_types: LammpsTypesOption = None,
     hop_length: HopLengthOption = 2.5,
     fit_min_start_ps: FitStartOption = 2.0,
+    fit_slope_min: FitSlopeOption = 0.8,
     database: DatabaseOption = None,
     artifacts: ArtifactsOption = None,
 ) -> None:
@@ -379,6 +381,7 @@ def import_md(
         from db.artifacts import default_artifact_root
         from db.engine import make_engine, make_session_factory
         from db.migrate import ensure_schema
+        from screening.diffusion import FitWindowRule
         from screening.import_md import import_md as store_imported_run
 
         loaded = load_trajectory(trajectories, timestep_fs, sample_every, temperature, lammps_types)
@@ -395,7 +398,7 @@ def import_md(
                 structure_id=structure_id,
                 composition=composition,
                 hop_length_ang=hop_length,
-                fit_min_start_ps=fit_min_start_ps,
+                rule=FitWindowRule(min_start_ps=fit_min_start_ps, slope_min=fit_slope_min),
             )
         print_import(imported, label)
 

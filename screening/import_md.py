@@ -75,7 +75,7 @@ def import_md(
     structure_id: int | None = None,
     composition: str | None = None,
     hop_length_ang: float = 2.5,
-    fit_min_start_ps: float = 2.0,
+    rule: FitWindowRule | None = None,
 ) -> ImportedRun:
     """Analyse, store and refit (see the module docstring); commits. ScreeningError (or
     DatabaseError for an unknown campaign) names what is wrong."""
@@ -121,7 +121,7 @@ def import_md(
         species,
         charge=charge,
         hop_length_ang=hop_length_ang,
-        rule=FitWindowRule(min_start_ps=fit_min_start_ps),
+        rule=rule or FitWindowRule(),
     )
     analysis = analysis_npz(result, diffusion, species)
     artifacts = {

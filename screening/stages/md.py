@@ -62,7 +62,10 @@ def md_params(
         "mobile_species": plan.spec.mobile_species,
         "charge": abs(oxidation.get(plan.spec.mobile_species, 1)),
         "stability": md.stability.model_dump(mode="json"),
-    }
+    } | (
+        # only when set: md jobs planned before this key keep their keys (params key a job)
+        {"fit_slope_min": md.fit_slope_min} if md.fit_slope_min != FitWindowRule.slope_min else {}
+    )
 
 
 def plan_md_jobs(session: Session, plan: CampaignPlan, relax_job: Job) -> list[int]:
@@ -127,7 +130,10 @@ def run_md_task(payload: dict[str, Any]) -> dict[str, Any]:
             params["mobile_species"],
             charge=params["charge"],
             hop_length_ang=params["hop_length"],
-            rule=FitWindowRule(min_start_ps=params["fit_min_start_ps"]),
+            rule=FitWindowRule(
+                min_start_ps=params["fit_min_start_ps"],
+                slope_min=params.get("fit_slope_min", FitWindowRule.slope_min),
+            ),
         )
         keep("md_analysis", analysis_npz(result, diffusion, params["mobile_species"]))
     if checkpoint is not None:

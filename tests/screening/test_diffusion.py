@@ -336,6 +336,20 @@ def test_fit_window_skips_a_ballistic_start_and_a_cage_plateau() -> None:
     assert find_fit_window(time_ps, plateau) is None
 
 
+def test_a_lower_slope_bound_admits_a_short_run_on_its_cage_plateau() -> None:
+    # A demo-length run: 8 ps, D = 4e-5 cm²/s (0.4 Å²/ps) over a 1.5 Å² cage plateau. Its
+    # log-log slope 2.4 t / (2.4 t + 1.5) is 0.76 at 2 ps and 0.86 at 4 ps: never in
+    # [0.8, 1.2] from the 1 ps floor on, but in [0.7, 1.2] from 1.5 ps.
+    time_ps = np.arange(1601) * 0.005
+    msd = 6 * 0.4 * time_ps + 1.5 * (1 - np.exp(-((time_ps / 0.1) ** 2)))
+    assert find_fit_window(time_ps, msd, FitWindowRule(min_start_ps=1.0)) is None
+    window = find_fit_window(time_ps, msd, FitWindowRule(min_start_ps=1.0, slope_min=0.7))
+    assert window is not None and 1.0 <= time_ps[window[0]] <= 1.5 * 10**0.2
+    assert time_ps[window[1]] == pytest.approx(4.0)
+    # the intercept-free fit takes the plateau out: D is exact
+    assert fit_diffusivity(time_ps, msd, window, 3) == pytest.approx(4e-5, rel=1e-6)
+
+
 def test_free_walk_error_matches_the_scatter_of_simulated_walks() -> None:
     # The collective D's model error: the spread of fit_diffusivity over free 3-D walks.
     rng = np.random.default_rng(9)

@@ -19,6 +19,7 @@ from db.migrate import ensure_schema
 from db.models import Arrhenius, Job, MdRun
 from screening.campaign import load_plan
 from screening.driver import RunOptions, run_campaign
+from screening.stages.md import md_params
 from screening.trajectory import Trajectory
 
 LIQUID_COPPER = """
@@ -72,6 +73,16 @@ equilibration_steps = 5
 sample_every = 5
 supercell_min_length = 5.0
 """
+
+
+def test_a_lower_fit_slope_bound_keys_md_jobs_only_when_set(tmp_path: Path) -> None:
+    path = tmp_path / "li.toml"
+    path.write_text(LI_CONDUCTOR)
+    plan = load_plan(path)
+    assert "fit_slope_min" not in md_params(plan, plan.spec.md, 600.0, 1)  # keys as before
+    path.write_text(LI_CONDUCTOR + "fit_slope_min = 0.7\n")
+    plan = load_plan(path)
+    assert md_params(plan, plan.spec.md, 600.0, 1)["fit_slope_min"] == 0.7
 
 
 def _random_copper(path: Path, n_atoms: int = 32, seed: int = 5) -> None:
