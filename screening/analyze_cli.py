@@ -78,8 +78,6 @@ FitSlopeOption = Annotated[
         "--fit-slope-min",
         min=0.0,
         max=1.0,
-        min_open=True,
-        max_open=True,
         help="Lowest log-log slope of the MSD accepted in the fit window (a short run's MSD "
         "sits on its cage plateau: slope 1 - plateau/MSD).",
     ),

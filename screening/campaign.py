@@ -307,7 +307,7 @@ class MdSpec(_Strict):
         2.0, description="ps; the diffusive fit window never starts earlier"
     )
     fit_slope_min: float = Field(
-        0.8, gt=0.0, lt=1.0, description="lowest log-log MSD slope the fit window accepts"
+        0.8, ge=0.0, le=1.0, description="lowest log-log MSD slope the fit window accepts"
     )
     compositions: list[str] = Field(
         default_factory=list, description="reduced formulas to run MD on; empty: all"
