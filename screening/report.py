@@ -39,6 +39,8 @@ def print_results(console: Console, url: str, name: str) -> None:
     console.print(_md_table(runs))
     if fits:
         console.print(_transport_table(fits, run_ps))
+        for note in unresolved_notes(fits):
+            console.print(note, highlight=False)
     else:
         fitted = {row["temperature_k"] for row in runs if row["stable"] and row["diffusive"]}
         console.print(
@@ -54,6 +56,19 @@ def print_results(console: Console, url: str, name: str) -> None:
             "uncertainties and are not results to publish; production runs are tens to "
             "hundreds of ps (docs/campaign.md, \\[md])."
         )
+
+
+def unresolved_notes(fits: list[dict[str, Any]]) -> list[str]:
+    """A warning for every Arrhenius fit whose E_a error is at least |E_a|: the sign of the
+    slope is unknown, so D and σ at 300 K are extrapolations of nothing."""
+    return [
+        f"{row['formula']} (structure {row['structure_id']}): E_a is not resolved, its error "
+        f"{row['e_a_err_ev']:.2g} eV is at least its size {abs(row['e_a_ev']):.2g} eV, so D and "
+        "σ at 300 K are not known even in order of magnitude (see their interval). More steps "
+        "per run or a wider range of temperatures resolve it."
+        for row in fits
+        if row["e_a_err_ev"] is not None and row["e_a_err_ev"] >= abs(row["e_a_ev"])
+    ]
 
 
 def _table(*columns: str, title: str, caption: str) -> Table:
