@@ -5,12 +5,15 @@ the overhead ratio next to a real one.
    through a real LocalCluster into PostgreSQL, claimed, computed and persisted in
    batched transactions: jobs/s over the run and the driver's RSS as jobs finish (flat
    means no growth with the number of finished jobs).
-2. ``overhead``: the same campaign machinery with CHGNet on 20-atom Li3InCl6 cells, one
+2. ``ceiling``: the same jobs with no farm, in plain loops in one process and in one
+   process per worker at once: the most these cores give the throughput mode.
+3. ``overhead``: the same campaign machinery with CHGNet on 20-atom Li3InCl6 cells, one
    worker (torch threads = cores), against the same relaxations run directly in one
    process with as many threads, before and after the farm run (the machine's speed
    drifts): the ratio farm wall / mean sum of direct relaxation walls (target <= 1.10).
 
 Run: .venv/bin/python benchmarks/farm_overhead.py throughput --jobs 10000
+     .venv/bin/python benchmarks/farm_overhead.py ceiling --jobs 10000
      .venv/bin/python benchmarks/farm_overhead.py overhead --jobs 60
 Needs PostgreSQL on 127.0.0.1:5432 (a throwaway database is created and dropped).
 """
@@ -152,15 +155,12 @@ def _plan(
     return load_plan(path)
 
 
-def throughput(jobs: int, workers: int, window: int | None) -> None:
-    from db.engine import make_engine
-    from screening.driver import RunOptions, run_campaign
-
-    # One cubic cell for every job, atoms rattled by ~0.02 Å: ASE's EMT then keeps its
-    # neighbour list from job to job (a new cell costs ~7 ms of neighbour-list building in
-    # Python, which would measure ASE rather than the farm).
+def _cu_cells(jobs: int) -> list[Structure]:
+    """One cubic cell for every job, atoms rattled by ~0.02 Å: ASE's EMT then keeps its
+    neighbour list from job to job (a new cell costs ~7 ms of neighbour-list building in
+    Python, which would measure ASE rather than the farm)."""
     rng = np.random.default_rng(0)
-    cells = [
+    return [
         Structure(
             Lattice.cubic(FCC_CU_A_ANG),
             ["Cu"] * 4,
@@ -168,6 +168,49 @@ def throughput(jobs: int, workers: int, window: int | None) -> None:
         )
         for _ in range(jobs)
     ]
+
+
+def _plain_loop(structures_json: list[str]) -> float:
+    """Seconds to run these EMT relax jobs one after another, as a worker's task would."""
+    from screening.relax import RelaxSettings
+    from screening.stages.relax import run_relax
+
+    params = RelaxSettings(fmax=5.0, max_steps=200, relax_cell=False).as_dict()
+    payloads = [
+        {"params": params, "structure_json": text, "potential": "emt", "torch_threads": 1}
+        for text in structures_json
+    ]
+    run_relax(payloads[0])  # warm-up: imports and the first neighbour list
+    started = time.perf_counter()
+    for payload in payloads:
+        run_relax(payload)
+    return time.perf_counter() - started
+
+
+def ceiling(jobs: int, workers: int) -> None:
+    """The throughput mode's jobs with no farm: plain loops in 1 and in ``workers`` processes
+    at once, the most these cores give with zero Dask and database cost."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from screening.structures import structure_to_json
+
+    texts = [structure_to_json(cell) for cell in _cu_cells(jobs)]
+    for processes in (1, workers):
+        shares = [texts[i::processes] for i in range(processes)]
+        with ProcessPoolExecutor(processes) as pool:
+            walls = list(pool.map(_plain_loop, shares))
+        per_job = ", ".join(f"{1000 * w / len(c):.2f}" for w, c in zip(walls, shares, strict=True))
+        print(
+            f"{processes} process(es): {jobs / max(walls):.0f} jobs/s together; "
+            f"ms per job in each: {per_job}"
+        )
+
+
+def throughput(jobs: int, workers: int, window: int | None) -> None:
+    from db.engine import make_engine
+    from screening.driver import RunOptions, run_campaign
+
+    cells = _cu_cells(jobs)
     url, drop = _database()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -255,13 +298,15 @@ def overhead(jobs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["throughput", "overhead"])
+    parser.add_argument("what", choices=["throughput", "ceiling", "overhead"])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--window", type=int, default=None)
     args = parser.parse_args()
     if args.what == "throughput":
         throughput(args.jobs, args.workers, args.window)
+    elif args.what == "ceiling":
+        ceiling(args.jobs, args.workers)
     else:
         overhead(args.jobs)
 
