@@ -59,8 +59,8 @@ def print_results(console: Console, url: str, name: str) -> None:
 
 
 def unresolved_notes(fits: list[dict[str, Any]]) -> list[str]:
-    """A warning for every Arrhenius fit whose E_a error is at least |E_a|: the sign of the
-    slope is unknown, so D and σ at 300 K are extrapolations of nothing."""
+    """A warning for every Arrhenius fit whose E_a error is at least |E_a|: even the sign of
+    the slope is unknown, so the extrapolation to 300 K says nothing."""
     return [
         f"{row['formula']} (structure {row['structure_id']}): E_a is not resolved, its error "
         f"{row['e_a_err_ev']:.2g} eV is at least its size {abs(row['e_a_ev']):.2g} eV, so D and "
