@@ -256,16 +256,21 @@ def structure_results(connection: Connection, campaign_name: str) -> list[dict[s
     return [dict(row) for row in connection.execute(statement).mappings()]
 
 
-def transport_results(connection: Connection, campaign_name: str) -> list[dict[str, Any]]:
-    """Arrhenius fits (total direction) of the campaign's candidate structures.
+def transport_results(
+    connection: Connection, campaign_name: str, directions: tuple[str, ...] = ("total",)
+) -> list[dict[str, Any]]:
+    """Arrhenius fits in ``directions`` ('total', 'a', ..., 'bc') of the campaign's candidate
+    structures, by formula, structure and the order of ``directions``.
 
-    Columns: formula, structure_id, source, e_a_ev, e_a_err_ev, d_300k_cm2_s, sigma_300k_ms_cm
-    and its 95% interval (sigma_300k_low_ms_cm, sigma_300k_high_ms_cm), temperatures_json (K).
+    Columns: formula, structure_id, direction, source, e_a_ev, e_a_err_ev, d_300k_cm2_s,
+    sigma_300k_ms_cm and its 95% interval (sigma_300k_low_ms_cm, sigma_300k_high_ms_cm),
+    temperatures_json (K).
     """
     statement = (
         select(
             Composition.formula,
             Arrhenius.structure_id,
+            Arrhenius.direction,
             Arrhenius.source,
             Arrhenius.e_a_ev,
             Arrhenius.e_a_err_ev,
@@ -281,11 +286,13 @@ def transport_results(connection: Connection, campaign_name: str) -> list[dict[s
         .where(
             Campaign.name == campaign_name,
             Arrhenius.potential_id == Campaign.potential_id,
-            Arrhenius.direction == "total",
+            Arrhenius.direction.in_(directions),
         )
         .order_by(Composition.formula, Arrhenius.structure_id)
     )
-    return [dict(row) for row in connection.execute(statement).mappings()]
+    rows = [dict(row) for row in connection.execute(statement).mappings()]
+    rank = {direction: i for i, direction in enumerate(directions)}
+    return sorted(rows, key=lambda r: (r["formula"], r["structure_id"], rank[r["direction"]]))
 
 
 def _per_structure_rows(

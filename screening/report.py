@@ -14,6 +14,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from db.models import DIRECTIONS
+
 SHORT_RUN_PS = 20.0  # ps of production below which transport numbers are only a demo
 
 
@@ -28,6 +30,7 @@ def print_results(console: Console, url: str, name: str) -> None:
         with engine.connect() as connection:
             runs = queries.md_runs(connection, name)
             fits = queries.transport_results(connection, name)
+            by_direction = queries.transport_results(connection, name, DIRECTIONS)
             bands = queries.neb_runs(connection, name)
     finally:
         engine.dispose()
@@ -41,6 +44,8 @@ def print_results(console: Console, url: str, name: str) -> None:
         console.print(_transport_table(fits, run_ps))
         for note in unresolved_notes(fits):
             console.print(note, highlight=False)
+        if by_direction:
+            console.print(_direction_table(by_direction))
     else:
         fitted = {row["temperature_k"] for row in runs if row["stable"] and row["diffusive"]}
         console.print(
@@ -156,6 +161,24 @@ def _transport_table(rows: list[dict[str, Any]], run_ps: float) -> Table:
             f"{row['d_300k_cm2_s']:.2e}",
             _fmt(row["sigma_300k_ms_cm"], "{:.3g}"),
             "-" if low is None else f"[{low:.2g}, {high:.2g}]",
+        )
+    return table
+
+
+def _direction_table(rows: list[dict[str, Any]]) -> Table:
+    table = _table(
+        *("formula", "structure", "direction", "E_a (eV)", "σ(300 K)"),
+        title="Arrhenius fit per lattice direction",
+        caption="a, b, c: D along the lattice vector; ab, ac, bc: in the lattice plane; "
+        "σ mS/cm (Nernst-Einstein)",
+    )
+    for row in rows:
+        table.add_row(
+            row["formula"],
+            str(row["structure_id"]),
+            row["direction"],
+            _with_error(row["e_a_ev"], row["e_a_err_ev"], "{:.3f}"),
+            _fmt(row["sigma_300k_ms_cm"], "{:.3g}"),
         )
     return table
 

@@ -140,6 +140,10 @@ def test_emt_liquid_md_and_arrhenius_into_postgres(
     row = queries.composition_summary(engine, "cu-liquid")[0]
     assert row["e_a_ev"] == pytest.approx(total.e_a_ev)
     assert row["sigma_300k_ms_cm"] is not None and row["d_300k_cm2_s"] > 0
+    with engine.connect() as connection:  # the rows the results' per-direction table prints
+        listed = queries.transport_results(connection, "cu-liquid", ("c", "ab", "a"))
+    assert [r["direction"] for r in listed] == ["c", "ab", "a"]
+    assert [r["e_a_ev"] for r in listed] == [fits[k].e_a_ev for k in ("c", "ab", "a")]
     engine.dispose()
 
 
